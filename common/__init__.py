@@ -1,0 +1,1 @@
+"""Small pieces shared by every package: user-facing errors and unit parsing."""

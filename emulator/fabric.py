@@ -1,0 +1,272 @@
+"""The emulated fabric: a Mininet network built from a topology file.
+
+Hosts are Mininet hosts (network namespaces with real kernel TCP/UDP),
+switches are Open vSwitch bridges speaking OpenFlow 1.3, links are plain
+veth pairs.  Every egress that can be contended, each switch port and each
+host NIC, is rate-limited to the link's (dilated) rate and split into
+strict-priority queues by DSCP (:mod:`emulator.queues`).
+
+Without a controller the switches get static per-destination rules
+(:mod:`emulator.routing`); with one, they connect to it and it decides.
+
+Usage::
+
+    with Fabric(load_topology(), dilation) as fabric:
+        proc = fabric.popen("h1", ["iperf3", "-s"])
+
+On exit (normal, exception, or the SIGTERM/SIGINT handlers of the CLI) the
+fabric removes what it created and nothing else: the processes it started
+(by PID), its host shells, its veths and their qdiscs, its bridges.
+"""
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+
+from emulator import ovs, tc
+from emulator.queues import plan_port
+from emulator.routing import Routes
+
+log = logging.getLogger(__name__)
+OFFLOADS = ("tx", "rx", "tso", "gso", "gro")
+
+
+@dataclass(frozen=True)
+class EgressPort:
+    """One shaped egress: the ``node`` side of ``link``, sending towards ``peer``."""
+
+    node: str        # topology label of the sending node
+    peer: str
+    ifname: str      # interface name (in the host's namespace for hosts)
+    link: object
+    plan: object
+    is_host: bool
+
+
+class Fabric:
+    def __init__(self, topology, dilation, controller=None):
+        """``controller``: (ip, port) of an OpenFlow controller, or None for static rules."""
+        self.topology = topology
+        self.dilation = dilation
+        self.controller = controller
+        self.routes = Routes(topology)
+        self.net = None
+        self.datapath = None
+        self.egress = []
+        self._procs = []
+        self.ovs_status = ""
+
+    # -- building ---------------------------------------------------------
+
+    def start(self):
+        from mininet.link import Link
+        from mininet.net import Mininet
+        from mininet.node import Host, OVSSwitch, RemoteController
+
+        self.ovs_status = ovs.ensure_vswitchd()
+        self.datapath = "kernel" if ovs.kernel_datapath_available() else "user"
+        self.net = Mininet(topo=None, build=False, controller=None, switch=OVSSwitch,
+                           host=Host, link=Link, autoSetMacs=False, waitConnected=False)
+        topo = self.topology
+        for host in topo.hosts:
+            self.net.addHost(host.internal, ip=f"{host.ip}/16", mac=host.mac)
+        for switch in topo.switches:
+            self.net.addSwitch(switch.internal, datapath=self.datapath,
+                               failMode="secure", protocols="OpenFlow13",
+                               dpid="%016x" % int(switch.internal[1:]))
+        if self.controller:
+            ip, port = self.controller
+            self.net.addController("c0", controller=RemoteController, ip=ip, port=port)
+        for link in topo.links:
+            self.net.addLink(self._node(link.a), self._node(link.b),
+                             port1=self._port(link.a, link.b), port2=self._port(link.b, link.a))
+        try:
+            self.net.build()
+            self.net.start()
+            self._configure_interfaces()
+            self._install_queues()
+            if not self.controller:
+                self._install_static_rules()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _node(self, label):
+        return self.net.get(self.topology.nodes[label].internal)
+
+    def _port(self, node, peer):
+        return 0 if self.topology.nodes[node].is_host else self.routes.ports[(node, peer)]
+
+    def intf_name(self, node, peer):
+        """Interface name of ``node``'s end of the link to ``peer``."""
+        return f"{self.topology.nodes[node].internal}-eth{self._port(node, peer)}"
+
+    def _configure_interfaces(self):
+        """MTU and offloads on every link end.
+
+        TCP through the userspace datapath stalls unless checksum and
+        segmentation offloads are off on the veths (Mininet's TCLink turns tx
+        offload back on, so it is not used).
+        """
+        for link in self.topology.links:
+            for node, peer in ((link.a, link.b), (link.b, link.a)):
+                ifname = self.intf_name(node, peer)
+                pid = self._ns_pid(node)
+                with tc.netlink(pid) as ipr:
+                    ipr.link("set", index=tc.link_index(ipr, ifname), mtu=link.mtu)
+                args = ["ethtool", "-K", ifname]
+                for feature in OFFLOADS:
+                    args += [feature, "off"]
+                self._run_in(node, args)
+
+    def _ns_pid(self, node):
+        """PID whose network namespace holds ``node``'s interfaces (None: root)."""
+        return self._node(node).pid if self.topology.nodes[node].is_host else None
+
+    def _run_in(self, node, args):
+        if self.topology.nodes[node].is_host:
+            proc = self._node(node).popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            out, err = proc.communicate(timeout=30)
+            if proc.returncode:
+                raise RuntimeError(f"{' '.join(args)} on {node}: {err.decode().strip()}")
+        else:
+            ovs.run(args)
+
+    def _install_queues(self):
+        switch_ports = {}
+        for link in self.topology.links:
+            plan = plan_port(self.dilation.emu_rate(link.rate_bps),
+                             link.buffer_bytes / self.dilation.byte_scale, link.queues, link.mtu)
+            for node, peer in ((link.a, link.b), (link.b, link.a)):
+                port = EgressPort(node, peer, self.intf_name(node, peer), link, plan,
+                                  self.topology.nodes[node].is_host)
+                self.egress.append(port)
+                if not port.is_host:
+                    switch_ports.setdefault(node, []).append(port.ifname)
+        # OVS must leave the qdiscs we own alone.
+        for node, ifnames in switch_ports.items():
+            args = ["ovs-vsctl"]
+            for i, ifname in enumerate(ifnames):
+                args += ["--", "set", "port", ifname, f"qos=@noop{i}",
+                         "--", f"--id=@noop{i}", "create", "qos", "type=linux-noop"]
+            ovs.run(args)
+        for port in self.egress:
+            with tc.netlink(self._ns_pid(port.node)) as ipr:
+                tc.apply_port_plan(ipr, port.ifname, port.plan)
+
+    def _install_static_rules(self):
+        for switch in self.topology.switches:
+            rules = "\n".join(self.routes.static_flows(switch.name)) + "\n"
+            ovs.run(["ovs-ofctl", "-O", "OpenFlow13", "add-flows", switch.internal, "-"],
+                    input=rules)
+
+    # -- using ------------------------------------------------------------
+
+    def host(self, label):
+        """The Mininet host of a topology host label."""
+        return self._node(label)
+
+    def ip(self, label):
+        return self.topology.nodes[label].ip
+
+    def popen(self, label, args, **kwargs):
+        """Start ``args`` (a list) in host ``label``'s namespace; stopped with the fabric."""
+        kwargs.setdefault("stdout", subprocess.PIPE)
+        kwargs.setdefault("stderr", subprocess.PIPE)
+        proc = self._node(label).popen([str(a) for a in args], **kwargs)
+        self._procs.append(proc)
+        return proc
+
+    def egress_port(self, node, peer):
+        return next(p for p in self.egress if p.node == node and p.peer == peer)
+
+    def port_stats(self, port):
+        """tc class counters of an egress port, keyed by queue number."""
+        with tc.netlink(self._ns_pid(port.node)) as ipr:
+            by_class = tc.class_stats(ipr, port.ifname)
+        return {cls.queue: by_class.get(cls.classid, {}) for cls in port.plan.classes}
+
+    def modelled_drops(self):
+        """Packets dropped by the modelled queues (the bfifo leaves) so far."""
+        total = 0
+        for port in self.egress:
+            with tc.netlink(self._ns_pid(port.node)) as ipr:
+                total += tc.qdisc_drops(ipr, port.ifname)
+        return total
+
+    def interface_drops(self):
+        """Drops and errors counted by the veths themselves (outside the model)."""
+        total = 0
+        for port in self.egress:
+            with tc.netlink(self._ns_pid(port.node)) as ipr:
+                total += tc.link_drops(ipr, port.ifname)
+        return total
+
+    def describe(self):
+        """The fabric as actually built, for the results directory."""
+        return {
+            "topology": self.topology.to_dict(),
+            "datapath": "kernel" if self.datapath == "kernel" else "userspace (netdev)",
+            "dilation": self.dilation.to_dict(),
+            "controller": (f"tcp:{self.controller[0]}:{self.controller[1]}"
+                           if self.controller else "static rules"),
+            "ovs": self.ovs_status,
+            "egress_ports": [
+                {"node": p.node, "peer": p.peer, "ifname": p.ifname,
+                 "emulated_rate_bps": p.plan.rate_bps, "queues": p.plan.num_queues,
+                 "buffer_bytes": p.plan.buffer_bytes, "mtu": p.plan.mtu}
+                for p in self.egress],
+        }
+
+    # -- tearing down -----------------------------------------------------
+
+    def stop(self):
+        """Remove what this fabric created.  Safe to call twice."""
+        for proc in self._procs:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.terminate()
+        deadline = time.monotonic() + 3
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=max(0.05, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                proc.wait()
+        self._procs = []
+        if self.net is not None:
+            net, self.net = self.net, None
+            # Signals would interrupt the teardown half-way; hold them off.
+            with _signals_deferred():
+                net.stop()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    received = []
+    handlers = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            handlers[sig] = signal.signal(sig, lambda s, f: received.append(s))
+        except ValueError:  # not the main thread
+            pass
+    try:
+        yield
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        if received:
+            os.kill(os.getpid(), received[0])

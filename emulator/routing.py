@@ -1,0 +1,79 @@
+"""Paths through a topology: port numbers, shortest-path next hops, ECMP.
+
+Both data planes use this one place: the fabric's built-in static rules (used
+when no controller runs) and the controller's per-flow rules.  Capacity comes
+from the topology file, never from OpenFlow port descriptions (OVS reports
+10 Gbit/s whatever the shaping).
+"""
+
+import zlib
+from collections import deque
+
+
+class Routes:
+    def __init__(self, topology):
+        self.topology = topology
+        self.ports = {}          # (switch, peer) -> OpenFlow port number
+        self.links = {}          # frozenset((a, b)) -> Link
+        counters = {}
+        for link in topology.links:
+            self.links[frozenset((link.a, link.b))] = link
+            for node, peer in ((link.a, link.b), (link.b, link.a)):
+                if not topology.nodes[node].is_host:
+                    counters[node] = counters.get(node, 0) + 1
+                    self.ports[(node, peer)] = counters[node]
+        self._dist = {h.name: self._distances(h.name) for h in topology.hosts}
+
+    def _distances(self, target):
+        dist, todo = {target: 0}, deque([target])
+        while todo:
+            node = todo.popleft()
+            for peer, _ in self.topology.neighbours(node):
+                # hosts do not forward: only the target host starts the search
+                if peer not in dist and (not self.topology.nodes[peer].is_host):
+                    dist[peer] = dist[node] + 1
+                    todo.append(peer)
+        return dist
+
+    def next_hops(self, switch, dst_host):
+        """Neighbours of ``switch`` on a shortest path to ``dst_host`` (sorted)."""
+        dist = self._dist[dst_host]
+        here = dist[switch]
+        return sorted(peer for peer, _ in self.topology.neighbours(switch)
+                      if dist.get(peer, here) == here - 1)
+
+    def out_port(self, switch, dst_host, flow_hash=0):
+        hops = self.next_hops(switch, dst_host)
+        return self.ports[(switch, hops[flow_hash % len(hops)])]
+
+    def path(self, src_host, dst_host, flow_hash=0):
+        """The links a flow crosses, in order (ECMP choice by ``flow_hash``)."""
+        first = self.topology.host_link(src_host)
+        node = first.b if first.a == src_host else first.a
+        links, nodes = [first], [src_host, node]
+        while node != dst_host:
+            hops = self.next_hops(node, dst_host)
+            peer = hops[flow_hash % len(hops)]
+            links.append(self.links[frozenset((node, peer))])
+            node = peer
+            nodes.append(node)
+        return links
+
+    @staticmethod
+    def flow_hash(src_ip, dst_ip, proto, sport, dport):
+        """A stable 5-tuple hash (the same in every process, unlike hash())."""
+        return zlib.crc32(f"{src_ip}|{dst_ip}|{proto}|{sport}|{dport}".encode())
+
+    def static_flows(self, switch):
+        """OpenFlow rules (ovs-ofctl syntax) forwarding IP and ARP by destination.
+
+        ARP follows the same per-destination path as IP, so nothing is flooded
+        and topologies with loops (leaf-spine, fat-tree) need no spanning tree.
+        """
+        rules = []
+        for host in self.topology.hosts:
+            # hash the destination so ECMP spreads hosts over the uplinks
+            port = self.out_port(switch, host.name, zlib.crc32(host.ip.encode()))
+            rules.append(f"priority=10,ip,nw_dst={host.ip},actions=output:{port}")
+            rules.append(f"priority=10,arp,arp_tpa={host.ip},actions=output:{port}")
+        return rules

@@ -1,0 +1,118 @@
+"""Installing and reading the queue plan with pyroute2 (netlink, no tc strings).
+
+Switch ports live in the root namespace; host NICs live in the hosts'
+namespaces, reached through ``/proc/<pid>/ns/net`` of the host's shell.
+"""
+
+import contextlib
+import errno
+import socket
+
+from pyroute2 import IPRoute, NetNS
+from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2.netlink.rtnl import tcmsg
+
+from emulator.queues import PORT_CLASS, ROOT_HANDLE
+
+# pyroute2 knows pfifo's options (struct tc_fifo_qopt { u32 limit; }); bfifo
+# uses the same struct with the limit in bytes.
+tcmsg.plugins.setdefault("bfifo", tcmsg.plugins["pfifo"])
+
+
+@contextlib.contextmanager
+def netlink(pid=None):
+    """An rtnetlink socket in the namespace of process ``pid`` (root ns if None)."""
+    sock = IPRoute() if pid is None else NetNS(f"/proc/{pid}/ns/net", flags=0)
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+def link_index(ipr, ifname):
+    found = ipr.link_lookup(ifname=ifname)
+    if not found:
+        raise RuntimeError(f"no interface {ifname}")
+    return found[0]
+
+
+def _bytes_per_second(bps):
+    return max(1, int(bps / 8))
+
+
+def apply_port_plan(ipr, ifname, plan):
+    """Replace ``ifname``'s root qdisc with the plan's HTB tree and filters."""
+    index = link_index(ipr, ifname)
+    with contextlib.suppress(NetlinkError):
+        ipr.tc("del", index=index, root=True)
+    frame = plan.quantum
+    ipr.tc("add", "htb", index=index, handle=ROOT_HANDLE, default=plan.default_classid & 0xFFFF)
+    rate = _bytes_per_second(plan.rate_bps)
+    # burst: one jumbo frame plus 1 ms worth of tokens keeps HTB accurate
+    # with the kernel's timer granularity at these rates.
+    ipr.tc("add-class", "htb", index=index, handle=PORT_CLASS, parent=ROOT_HANDLE,
+           rate=rate, ceil=rate, burst=frame + rate // 1000, cburst=frame + rate // 1000,
+           mtu=frame, quantum=frame)
+    for cls in plan.classes:
+        ceil = _bytes_per_second(cls.ceil_bps)
+        ipr.tc("add-class", "htb", index=index, handle=cls.classid, parent=PORT_CLASS,
+               rate=_bytes_per_second(cls.rate_bps), ceil=ceil, prio=cls.htb_prio,
+               burst=frame, cburst=frame + ceil // 1000, mtu=frame, quantum=frame)
+        ipr.tc("add", "bfifo", index=index, handle=cls.leaf_handle, parent=cls.classid,
+               limit=cls.limit_bytes)
+    for flt in plan.filters:
+        ipr.tc("add-filter", "u32", index=index, parent=ROOT_HANDLE, prio=flt.pref,
+               protocol=socket.ETH_P_IP if hasattr(socket, "ETH_P_IP") else 0x0800,
+               target=flt.classid, keys=list(flt.keys))
+    return index
+
+
+def remove_root_qdisc(ipr, ifname):
+    """Delete the root qdisc of ``ifname`` if the interface still exists."""
+    found = ipr.link_lookup(ifname=ifname)
+    if found:
+        try:
+            ipr.tc("del", index=found[0], root=True)
+        except NetlinkError as err:
+            if err.code not in (errno.ENOENT, errno.EINVAL):
+                raise
+
+
+def class_stats(ipr, ifname):
+    """Per-class counters of an interface: {classid: {bytes, packets, drops, backlog}}."""
+    index = link_index(ipr, ifname)
+    stats = {}
+    for msg in ipr.get_classes(index=index):
+        basic = msg.get_attr("TCA_STATS2") or {}
+        byte_stats = basic.get_attr("TCA_STATS_BASIC") if basic else None
+        queue_stats = basic.get_attr("TCA_STATS_QUEUE") if basic else None
+        stats[msg["handle"]] = {
+            "bytes": byte_stats["bytes"] if byte_stats else 0,
+            "packets": byte_stats["packets"] if byte_stats else 0,
+            "drops": queue_stats["drops"] if queue_stats else 0,
+            "backlog": queue_stats["backlog"] if queue_stats else 0,
+        }
+    return stats
+
+
+def qdisc_drops(ipr, ifname):
+    """Packets dropped by the qdiscs of ``ifname`` (the modelled queues)."""
+    index = link_index(ipr, ifname)
+    total = 0
+    for msg in ipr.get_qdiscs(index=index):
+        if msg["parent"] == 0xFFFFFFFF:  # the root htb sums its children; skip it
+            continue
+        stats = msg.get_attr("TCA_STATS2")
+        queue = stats.get_attr("TCA_STATS_QUEUE") if stats else None
+        total += queue["drops"] if queue else 0
+    return total
+
+
+def link_drops(ipr, ifname):
+    """Interface-level rx/tx drops and errors (outside the modelled queues)."""
+    found = ipr.link_lookup(ifname=ifname)
+    if not found:
+        return 0
+    msg = ipr.get_links(found[0])[0]
+    s = msg.get_attr("IFLA_STATS64") or msg.get_attr("IFLA_STATS")
+    return int(s["rx_dropped"] + s["tx_dropped"] + s["rx_errors"] + s["tx_errors"])

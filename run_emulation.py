@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Entry point of the LLM-serving network emulation testbed.
+
+    sudo python run_emulation.py                 # the default experiment
+    sudo python run_emulation.py selftest        # fabric fidelity check
+    python run_emulation.py --help               # every subcommand
+
+Run with any interpreter: when the project's ``.venv`` exists and this is not
+it, the script re-executes itself inside it (Mininet comes from the
+distribution, the rest from ``.venv``).  Each package contributes its own
+subcommands through ``<package>/cli.py:register(subparsers)``.
+"""
+
+import argparse
+import importlib
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VENV = os.path.join(HERE, ".venv")
+COMMAND_MODULES = ("emulator.cli", "controller.cli", "traces.cli", "analysis.cli")
+
+
+def _reexec_in_venv():
+    python = os.path.join(VENV, "bin", "python")
+    inside = os.path.realpath(sys.prefix) == os.path.realpath(VENV)
+    if inside or not os.path.exists(python) or os.environ.get("EMU_NO_REEXEC"):
+        return
+    os.execv(python, [python, os.path.abspath(__file__), *sys.argv[1:]])
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="run_emulation.py",
+        description="Trace-driven emulation of network flow scheduling in LLM serving.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv=None):
+    _reexec_in_venv()
+    sys.path.insert(0, HERE)
+    from common.errors import UserError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["default"] + (argv or []))
+    try:
+        return args.func(args) or 0
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
