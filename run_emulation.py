@@ -14,6 +14,7 @@ subcommands through ``<package>/cli.py:register(subparsers)``.
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -44,6 +45,16 @@ def main(argv=None):
     sys.path.insert(0, HERE)
     from common.errors import UserError
 
+    # SIGTERM unwinds like Ctrl-C so every fabric removes what it created;
+    # only in this process, not in a forked copy that inherited the handler.
+    main_pid = os.getpid()
+
+    def on_sigterm(signum, frame):
+        if os.getpid() == main_pid:
+            sys.exit(128 + signum)
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -5,10 +5,12 @@ namespaces, reached through ``/proc/<pid>/ns/net`` of the host's shell.
 """
 
 import contextlib
+import ctypes
 import errno
+import os
 import socket
 
-from pyroute2 import IPRoute, NetNS
+from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import tcmsg
 
@@ -19,10 +21,41 @@ from emulator.queues import PORT_CLASS, ROOT_HANDLE
 tcmsg.plugins.setdefault("bfifo", tcmsg.plugins["pfifo"])
 
 
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_CLONE_NEWNET = 0x40000000
+
+
+def _setns(fd):
+    if _LIBC.setns(fd, _CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def _socket_in_namespace(pid):
+    """An IPRoute socket opened inside ``pid``'s network namespace.
+
+    A netlink socket stays bound to the namespace it was created in, so this
+    thread enters the namespace, opens the socket and comes back.  (pyroute2's
+    NetNS forks a copy of this whole process instead, which is slow and runs
+    our signal handlers in the copy.)
+    """
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+    try:
+        _setns(target)
+        try:
+            return IPRoute()
+        finally:
+            _setns(home)
+    finally:
+        os.close(target)
+        os.close(home)
+
+
 @contextlib.contextmanager
 def netlink(pid=None):
     """An rtnetlink socket in the namespace of process ``pid`` (root ns if None)."""
-    sock = IPRoute() if pid is None else NetNS(f"/proc/{pid}/ns/net", flags=0)
+    sock = IPRoute() if pid is None else _socket_in_namespace(pid)
     try:
         yield sock
     finally:
