@@ -1,0 +1,56 @@
+"""Policy parameter files: one YAML section per policy, validated on reading.
+
+``controller/policies.yaml`` holds the defaults; a user's file has the same
+shape and may give only some policies and some fields: what it gives
+overrides the defaults field by field.
+"""
+
+import os
+
+import yaml
+
+from common.errors import UserError
+from controller.policies.registry import policy_classes, policy_class, validate_params
+
+DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                              "policies.yaml")
+
+
+def read_policy_config(path=None):
+    """{policy name: parameter dict} from a YAML file, every section validated."""
+    path = path or DEFAULT_CONFIG
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else path
+        raise UserError(where, f"not valid YAML ({getattr(err, 'problem', err)})") from None
+    except OSError as err:
+        raise UserError(path, err.strerror) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(path, "a policy file maps policy names to their parameters")
+    sections = {}
+    for name, params in data.items():
+        if name not in policy_classes():
+            raise UserError(f"{path}: {name}", f"unknown policy "
+                                               f"(known: {', '.join(policy_classes())})")
+        validate_params(name, params, where=path)
+        sections[name] = dict(params or {})
+    return sections
+
+
+def get_policy(name, params=None, num_queues=8, config=None):
+    """A ready policy: ``params`` over the ``config`` file's section over the defaults.
+
+    ``config`` is a user's YAML path; the shipped defaults are always read
+    first, so a user's file or ``params`` need only name what they change.
+    """
+    cls = policy_class(name)
+    merged = dict(read_policy_config().get(name, {}))
+    if config is not None:
+        merged.update(read_policy_config(config).get(name, {}))
+    merged.update(params or {})
+    return cls(validate_params(name, merged), num_queues)
