@@ -67,6 +67,36 @@ def cmd_topology(args):
     return 0
 
 
+def cmd_doctor(args):
+    """Report (and with --fix, repair) what the fabric needs from this machine."""
+    import shutil
+
+    from emulator import ovs
+
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("not root: building fabrics needs root (use sudo)")
+    for tool in ("mnexec", "ovs-vsctl", "ovs-ofctl", "iperf3", "ethtool", "ss"):
+        if shutil.which(tool) is None:
+            problems.append(f"{tool} not found (run: sudo make setup)")
+    if not problems and args.fix:
+        print(f"Open vSwitch: {ovs.ensure_vswitchd()}")
+    buffers = {name: ovs.read_sysctl(name) for name in ovs.SYSCTLS}
+    print("socket buffers: " + ", ".join(f"{k.split('.')[-1]}={v}" for k, v in buffers.items()))
+    if min(buffers.values()) < ovs.SOCKET_BUFFER:
+        problems.append(f"socket buffers below {ovs.SOCKET_BUFFER} bytes (fix: doctor --fix)")
+    pid = ovs.vswitchd_pid()
+    print(f"ovs-vswitchd: {'pid %d' % pid if pid else 'not running'}; datapath: "
+          f"{'kernel' if ovs.kernel_datapath_available() else 'userspace (no openvswitch module)'}")
+    if pid is None:
+        problems.append("ovs-vswitchd is not running (fix: doctor --fix)")
+    with open("/proc/sys/net/ipv4/tcp_congestion_control", encoding="ascii") as handle:
+        print(f"TCP congestion control: {handle.read().strip()}")
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
 def cmd_default(args):
     """What `sudo python run_emulation.py` does with no arguments."""
     args.seconds = 6.0
@@ -85,6 +115,12 @@ def register(subparsers):
     topo = subparsers.add_parser("topology", help="validate a topology file")
     topo.add_argument("file")
     topo.set_defaults(func=cmd_topology)
+
+    doctor = subparsers.add_parser(
+        "doctor", help="check what the fabric needs from this machine (--fix repairs it)")
+    doctor.add_argument("--fix", action="store_true",
+                        help="raise socket buffers and start Open vSwitch if needed")
+    doctor.set_defaults(func=cmd_doctor)
 
     default = subparsers.add_parser("default", help="the default experiment (no arguments)")
     add_fabric_options(default)

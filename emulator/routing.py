@@ -42,9 +42,19 @@ class Routes:
         return sorted(peer for peer, _ in self.topology.neighbours(switch)
                       if dist.get(peer, here) == here - 1)
 
-    def out_port(self, switch, dst_host, flow_hash=0):
+    def choose_next_hop(self, switch, dst_host, flow_hash=0):
+        """ECMP: one shortest-path neighbour, by the flow's hash salted per switch.
+
+        The salt keeps successive hops from making the same choice (hash
+        polarization: with one hash everywhere, half the cores would idle).
+        """
         hops = self.next_hops(switch, dst_host)
-        return self.ports[(switch, hops[flow_hash % len(hops)])]
+        if len(hops) == 1:
+            return hops[0]
+        return hops[zlib.crc32(f"{flow_hash}@{switch}".encode()) % len(hops)]
+
+    def out_port(self, switch, dst_host, flow_hash=0):
+        return self.ports[(switch, self.choose_next_hop(switch, dst_host, flow_hash))]
 
     def path(self, src_host, dst_host, flow_hash=0):
         """The links a flow crosses, in order (ECMP choice by ``flow_hash``)."""
@@ -52,8 +62,7 @@ class Routes:
         node = first.b if first.a == src_host else first.a
         links, nodes = [first], [src_host, node]
         while node != dst_host:
-            hops = self.next_hops(node, dst_host)
-            peer = hops[flow_hash % len(hops)]
+            peer = self.choose_next_hop(node, dst_host, flow_hash)
             links.append(self.links[frozenset((node, peer))])
             node = peer
             nodes.append(node)

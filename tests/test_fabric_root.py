@@ -1,0 +1,105 @@
+"""Root integration: the real fabric (Mininet, OVS, kernel TCP, tc queues)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.helpers import REPO
+from emulator import ovs
+from emulator.dilation import Dilation
+from emulator.fabric import Fabric
+from emulator.selftest import measure_priority, run_selftest
+from emulator.topology import load_topology
+
+pytestmark = pytest.mark.root
+
+
+def shells():
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return [l for l in out.splitlines() if l.startswith("bash") and "mininet:" in l]
+
+
+def emulated_links():
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    return [l for l in out.splitlines() if "-eth" in l]
+
+
+@pytest.fixture(scope="module")
+def selftest_report(root_env, tmp_path_factory):
+    topo = load_topology("single_tor_8")
+    out = tmp_path_factory.mktemp("selftest")
+    report = run_selftest(topo, Dilation.for_topology(topo), seconds=4, out_dir=str(out),
+                          echo=lambda *_: None)
+    return report, out
+
+
+@pytest.mark.parametrize("name", ["single_tor_8", "leaf_spine", "fat_tree_k4"])
+def test_fabric_builds_and_all_hosts_reach_each_other(root_env, name):
+    topo = load_topology(name)
+    bridges_before = set(ovs.bridges())
+    with Fabric(topo, Dilation.for_topology(topo)) as fabric:
+        assert fabric.datapath in ("user", "kernel")
+        created = set(ovs.bridges()) - bridges_before
+        assert created == {s.internal for s in topo.switches}
+        assert fabric.net.pingAll(timeout=2) == 0.0
+        # every egress has its HTB tree: the port class plus one class per queue
+        for port in (fabric.egress[0], fabric.egress[1]):
+            stats = fabric.port_stats(port)
+            assert sorted(stats) == list(range(port.plan.num_queues))
+            assert all("bytes" in s for s in stats.values())
+    assert set(ovs.bridges()) == bridges_before
+    assert not shells()
+    assert not emulated_links()
+
+
+def test_selftest_meets_fidelity_targets(selftest_report):
+    report, out = selftest_report
+    assert report["rate_accuracy"] >= 0.95
+    assert report["priority_isolation"] >= 0.95
+    assert report["unmodelled_drops"] == 0
+    assert report["datapath"] in ("user", "kernel")
+    assert 0 < report["switch_cpu"] < 2
+    written = json.loads((out / "fidelity.json").read_text())
+    for key in ("rate_accuracy", "priority_isolation", "switch_cpu", "unmodelled_drops", "datapath"):
+        assert written[key] == report[key]
+    assert written["fabric"]["dilation"]["time_dilation"] == pytest.approx(1000)
+
+
+def test_sender_nic_is_a_strict_priority_queue(selftest_report):
+    report, _ = selftest_report
+    assert report["nic_priority_isolation"] >= 0.95
+
+
+def test_priority_traffic_lands_in_its_queue_class(root_env):
+    topo = load_topology("single_tor_8")
+    with Fabric(topo, Dilation.for_topology(topo)) as fabric:
+        share, results = measure_priority(fabric, ("h1", "h3"), ("h2", "h3"), seconds=2)
+        stats = fabric.port_stats(fabric.egress_port("tor1", "h3"))
+        # the high flow's bytes went through Q0, the low flow's through Q7
+        assert stats[0]["bytes"] > 10 * stats[7]["bytes"] > 0
+        assert share >= 0.9
+
+
+def test_sigterm_removes_everything_the_run_created(root_env, tmp_path):
+    bridges_before = set(ovs.bridges())
+    proc = subprocess.Popen([sys.executable, str(REPO / "run_emulation.py"), "selftest",
+                             "--seconds", "30", "--out", str(tmp_path)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert ovs.wait_for(lambda: shells() and set(ovs.bridges()) - bridges_before, 30)
+        time.sleep(2)   # traffic is flowing now
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert set(ovs.bridges()) == bridges_before
+    assert not shells()
+    assert not emulated_links()
+    assert not (tmp_path / "fidelity.json").exists()   # nothing half-written
