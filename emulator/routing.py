@@ -73,6 +73,16 @@ class Routes:
         """A stable 5-tuple hash (the same in every process, unlike hash())."""
         return zlib.crc32(f"{src_ip}|{dst_ip}|{proto}|{sport}|{dport}".encode())
 
+    def destination_ports(self, switch):
+        """(host IP, output port) per host: the per-destination default rules.
+
+        Flows the controller has not registered (and, without a controller,
+        all traffic) follow these; the destination's hash picks among equal
+        paths so hosts spread over the uplinks.
+        """
+        return [(host.ip, self.out_port(switch, host.name, zlib.crc32(host.ip.encode())))
+                for host in self.topology.hosts]
+
     def static_flows(self, switch):
         """OpenFlow rules (ovs-ofctl syntax) forwarding IP and ARP by destination.
 
@@ -80,9 +90,34 @@ class Routes:
         and topologies with loops (leaf-spine, fat-tree) need no spanning tree.
         """
         rules = []
-        for host in self.topology.hosts:
-            # hash the destination so ECMP spreads hosts over the uplinks
-            port = self.out_port(switch, host.name, zlib.crc32(host.ip.encode()))
-            rules.append(f"priority=10,ip,nw_dst={host.ip},actions=output:{port}")
-            rules.append(f"priority=10,arp,arp_tpa={host.ip},actions=output:{port}")
+        for ip, port in self.destination_ports(switch):
+            rules.append(f"priority=10,ip,nw_dst={ip},actions=output:{port}")
+            rules.append(f"priority=10,arp,arp_tpa={ip},actions=output:{port}")
         return rules
+
+    def switch_hops(self, src_host, dst_host, flow_hash=0):
+        """(switch, output port) for each switch a flow crosses, in order."""
+        hops, node = [], src_host
+        for link in self.path(src_host, dst_host, flow_hash):
+            peer = link.b if link.a == node else link.a
+            if not self.topology.nodes[node].is_host:
+                hops.append((node, self.ports[(node, peer)]))
+            node = peer
+        return hops
+
+    def directed_path(self, src_host, dst_host, flow_hash=0):
+        """Directed link ids ("a->b") of a flow's path, as the scheduler names links."""
+        ids, node = [], src_host
+        for link in self.path(src_host, dst_host, flow_hash):
+            peer = link.b if link.a == node else link.a
+            ids.append(f"{node}->{peer}")
+            node = peer
+        return ids
+
+    def directed_link_rates(self):
+        """{"a->b": real rate in bit/s} for both directions of every link."""
+        rates = {}
+        for link in self.topology.links:
+            rates[f"{link.a}->{link.b}"] = link.rate_bps
+            rates[f"{link.b}->{link.a}"] = link.rate_bps
+        return rates

@@ -1,0 +1,98 @@
+"""The flow-registry protocol between host agents and the controller.
+
+JSON Lines over a Unix stream socket: one request object per line, one
+reply per request (matching ``id``), and unsolicited pushes from the
+controller (``{"push": "change", ...}``) on connections that said ``hello``.
+A Unix socket is reachable from every host's network namespace (they share
+the filesystem) yet never crosses the emulated data network, and its file is
+readable by root only; every request also carries the run's token.
+
+Requests (all units real: seconds, bytes, bit/s; 5-tuples are emulated):
+
+    hello     {host}                              -> {}          (this connection gets pushes)
+    register  {flow: FlowRegistration}            -> {queue, tos, pace_bps}
+    progress  {request_id, layer}                 -> {}
+    bytes     {flows: {flow_id: bytes_sent}}      -> {}
+    complete  {flow_id}                           -> {}
+    start     {t0: CLOCK_MONOTONIC seconds}       -> {}          (the experiment's time zero)
+    status    {}                                  -> {switches, flows, policy, changes}
+    ping      {}                                  -> {}
+
+Every reply has ``ok``; a failed one has ``error`` with the reason.
+"""
+
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+MAX_LINE = 1 << 20   # bytes; a longer line is refused and the connection closed
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FlowRegistration(_Strict):
+    flow_id: str = Field(min_length=1, max_length=200)
+    request_id: str = Field(min_length=1, max_length=200)
+    stage: Literal["kv_fetch", "collective", "p2d", "other"]
+    layer: int | None = Field(default=None, ge=0)
+    bytes: int = Field(gt=0)
+    deadline: float | None = None          # real seconds since t0
+    src: str
+    dst: str
+    proto: Literal["tcp", "udp"] = "tcp"
+    sport: int = Field(ge=1, le=65535)
+    dport: int = Field(ge=1, le=65535)
+
+
+class Request(_Strict):
+    id: int | str | None = None
+    token: str
+    op: Literal["hello", "register", "progress", "bytes", "complete", "start", "status", "ping"]
+    host: str | None = None
+    flow: FlowRegistration | None = None
+    request_id: str | None = None
+    layer: int | None = Field(default=None, ge=0)
+    flows: dict[str, float] | None = None
+    flow_id: str | None = None
+    t0: float | None = None
+
+    def need(self, *fields):
+        missing = [f for f in fields if getattr(self, f) is None]
+        if missing:
+            raise ProtocolError(f"op {self.op!r} needs {', '.join(missing)}")
+
+
+class ProtocolError(Exception):
+    """A request the controller refuses, with the reason sent back."""
+
+
+def parse_request(line):
+    """Decode one request line; raises ProtocolError with a readable reason."""
+    try:
+        data = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ProtocolError(f"malformed JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("a request must be a JSON object")
+    try:
+        return Request.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "request"
+        raise ProtocolError(f"{where}: {first['msg']}") from None
+
+
+def request_id_of(line):
+    """Best-effort ``id`` of a request line that failed to parse, for the reply."""
+    try:
+        data = json.loads(line)
+        return data.get("id") if isinstance(data, dict) else None
+    except Exception:  # noqa: BLE001 - any garbage simply has no id
+        return None
+
+
+def encode(message):
+    return (json.dumps(message, separators=(",", ":")) + "\n").encode()
