@@ -24,7 +24,8 @@ _EXPORTS = {
     "isolated_times": "traces.isolated", "IsolatedTime": "traces.isolated",
     "trace_stats": "traces.stats", "topological_order": "traces.graph_checks",
     "synthesize": "traces.synth.synthesizer", "load_model": "traces.synth.models",
-    "load_deployment": "traces.synth.deployment", "generate_requests": "traces.synth.request_generator",
+    "load_deployment": "traces.synth.deployment",
+    "generate_requests": "traces.synth.request_generator",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -44,14 +44,16 @@ def _add_import(commands):
                     "traces (chakra, nccl, pcap) become a communication DAG.")
     p.add_argument("format", choices=IMPORT_FORMATS)
     p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="input file(s); chakra: files, a directory or a <prefix> of <prefix>.<rank>.et")
+                   help="input file(s); chakra: files, a directory or the <prefix> of "
+                        "<prefix>.<rank>.et")
     p.add_argument("--out", "-o", required=True, help="output trace (.jsonl or .parquet)")
     req = p.add_argument_group("request traces")
     req.add_argument("--window", metavar="START:END",
                      help="keep arrivals in [START, END) after the first request, e.g. 0s:60s")
     req.add_argument("--rate-scale", type=float, default=1.0, metavar="F",
                      help="multiply the request rate by F (arrivals compressed F times)")
-    req.add_argument("--sample", type=float, metavar="P", help="keep each request with probability P")
+    req.add_argument("--sample", type=float, metavar="P",
+                     help="keep each request with probability P")
     req.add_argument("--max-requests", type=int, metavar="N", help="keep the first N requests")
     req.add_argument("--seed", type=int, default=0, help="seed for sampling and jitter (default 0)")
     req.add_argument("--jitter", default="none", metavar="none|auto|DURATION",
@@ -60,12 +62,14 @@ def _add_import(commands):
     cap = p.add_argument_group("captured traces")
     cap.add_argument("--ranks-per-host", type=int, default=1, metavar="G",
                      help="chakra: rank r runs on host h{r//G+1} (default 1)")
-    cap.add_argument("--rank-hosts", metavar="MAP", help="chakra: explicit ranks, e.g. 0-3=h1,4-7=h2")
+    cap.add_argument("--rank-hosts", metavar="MAP",
+                     help="chakra: explicit ranks, e.g. 0-3=h1,4-7=h2")
     cap.add_argument("--host-map", metavar="MAP",
                      help="nccl: hostname=host; pcap: address=host (unlisted pcap addresses are "
                           "skipped); default: h1, h2, ... in order of appearance")
     cap.add_argument("--intra-host-rate", default="900Gbps", metavar="RATE",
-                     help="rate of traffic between GPUs of one host, a local delay (default 900Gbps)")
+                     help="rate of traffic between GPUs of one host, a local delay "
+                          "(default 900Gbps)")
     cap.add_argument("--protocol", choices=("tcp", "udp"), default="tcp",
                      help="transport of chakra/nccl flows (default tcp)")
     cap.add_argument("--idle-gap", metavar="DURATION",
@@ -78,13 +82,15 @@ def _add_synth(commands):
         "synth", help="requests + model + deployment -> communication DAG",
         description="Build KV-fetch, collective and P2D flows and compute nodes for each request.")
     p.add_argument("--requests", required=True, metavar="TRACE|builtin[:K=V,...]",
-                   help="a trace with requests (e.g. from 'trace import'), or the built-in generator")
+                   help="a trace with requests (e.g. from 'trace import'), or the built-in "
+                        "generator")
     p.add_argument("--model", required=True, help="built-in model name or a model YAML file")
     p.add_argument("--deployment", required=True, help="deployment YAML")
     p.add_argument("--out", "-o", required=True, help="output trace (.jsonl or .parquet)")
     p.add_argument("--layers", type=int, metavar="N",
                    help="keep only the first N layers (smaller emulations)")
-    p.add_argument("--p2d", choices=("layerwise", "bulk"), help="override the deployment's P2D mode")
+    p.add_argument("--p2d", choices=("layerwise", "bulk"),
+                   help="override the deployment's P2D mode")
     p.add_argument("--slo-scale", type=float, metavar="X",
                    help="TTFT SLO = X times the isolated TTFT (default: the deployment's)")
     p.add_argument("--reuse-ratio", type=float, metavar="R",

@@ -1,0 +1,31 @@
+"""Turning rank-level transfers into DAG nodes between hosts.
+
+Ranks on the same host exchange data without the network: their transfers
+become a local-delay compute node (``DagBuilder.transfer``).  Transfers
+between the same two hosts are merged into one flow, which starts when every
+contributing source rank is ready.
+"""
+
+from collections import defaultdict
+
+
+def add_transfers(builder, prefix, request_id, transfers, host_of, ready_of,
+                  stage="collective", layer=None, label=None):
+    """Add nodes for ``[(src_rank, dst_rank, bytes)]``; returns the new node ids.
+
+    ``host_of(rank)`` names a rank's host, ``ready_of(rank)`` lists the ids a
+    transfer from that rank waits for.
+    """
+    merged = defaultdict(lambda: [0, []])
+    for src, dst, nbytes in transfers:
+        entry = merged[(host_of(src), host_of(dst))]
+        entry[0] += nbytes
+        entry[1] += ready_of(src)
+    made = []
+    for (src, dst), (nbytes, deps) in merged.items():
+        tag = f"@{src}" if src == dst else f".{src}>{dst}"
+        for node_id in builder.transfer(f"{prefix}{tag}", request_id, src, dst, nbytes, stage,
+                                        deps, layer, label=label):
+            if node_id not in deps:
+                made.append(node_id)
+    return made

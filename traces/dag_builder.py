@@ -1,0 +1,77 @@
+"""Building a DAG node by node, shared by the synthesizer and the importers."""
+
+from traces.model import ComputeNode, FlowNode
+
+DEFAULT_INTRA_HOST_BPS = 900e9     # NVLink-class copies between GPUs of one host
+
+
+def split_integer(total, weights):
+    """``total`` split in proportion to ``weights``, in integers summing to ``total``.
+
+    Largest-remainder rounding, so byte counts stay exact when a transfer is
+    cut into shares.
+    """
+    weight_sum = sum(weights)
+    if weight_sum <= 0:
+        return [0] * len(weights)
+    exact = [total * w / weight_sum for w in weights]
+    parts = [int(x) for x in exact]
+    by_remainder = sorted(range(len(weights)), key=lambda i: exact[i] - parts[i], reverse=True)
+    for i in by_remainder[:total - sum(parts)]:
+        parts[i] += 1
+    return parts
+
+
+class DagBuilder:
+    """Collects nodes; ``transfer`` turns host-to-itself traffic into a local delay.
+
+    ``intra_host_bps`` is the rate of copies between GPUs of one host
+    (NVLink/PCIe); ``protocol_of(stage)`` picks each flow's transport.
+    """
+
+    def __init__(self, intra_host_bps=None, protocol_of=None):
+        self.nodes = []
+        self._ids = set()
+        self.intra_host_bps = intra_host_bps
+        self.protocol_of = protocol_of or (lambda stage: "tcp")
+
+    def _add(self, node):
+        if node.id in self._ids:
+            raise AssertionError(f"node id {node.id!r} made twice")
+        self._ids.add(node.id)
+        self.nodes.append(node)
+        return node.id
+
+    def compute(self, node_id, request_id, host, duration_us, deps=(), layer=None, label=None):
+        return self._add(ComputeNode(id=node_id, request_id=request_id, host=host,
+                                     duration_us=float(duration_us), deps=_unique(deps),
+                                     layer=layer, label=label))
+
+    def flow(self, node_id, request_id, src, dst, nbytes, stage, deps=(), layer=None,
+             label=None, protocol=None):
+        return self._add(FlowNode(id=node_id, request_id=request_id, src=src, dst=dst,
+                                  bytes=int(nbytes), stage=stage, deps=_unique(deps),
+                                  layer=layer, protocol=protocol or self.protocol_of(stage),
+                                  label=label))
+
+    def transfer(self, node_id, request_id, src, dst, nbytes, stage, deps=(), layer=None,
+                 label=None):
+        """Move ``nbytes``; returns the ids a consumer of the data must wait for.
+
+        Across hosts this is a flow; inside one host a compute node lasting
+        ``nbytes * 8 / intra_host_bps`` (traffic that never reaches the
+        network); nothing at all for zero bytes.
+        """
+        if nbytes <= 0:
+            return _unique(deps)
+        if src != dst:
+            return [self.flow(node_id, request_id, src, dst, nbytes, stage, deps, layer, label)]
+        if not self.intra_host_bps:
+            return _unique(deps)
+        took = nbytes * 8 / self.intra_host_bps * 1e6
+        return [self.compute(node_id, request_id, src, took, deps, layer,
+                             label or f"local {stage} copy")]
+
+
+def _unique(ids):
+    return list(dict.fromkeys(ids))

@@ -1,0 +1,1 @@
+"""Importers of public request-level LLM serving traces (-> requests)."""

@@ -1,0 +1,70 @@
+"""Isolated (uncontended) TTFT of each request: its DAG's critical path.
+
+Each request is timed alone: compute nodes take their duration, a flow takes
+``bytes * 8 / rate`` where the rate is the slower NIC of its two hosts, and
+dependencies on other requests' nodes (e.g. a prefill instance busy with the
+previous request) are ignored.  The network share is the flow time on the
+critical path divided by the isolated TTFT: near 0 means compute dominates and
+every network scheduler will tie; well above 0 means the network matters.
+"""
+
+from dataclasses import dataclass
+
+from traces.graph_checks import topological_order
+from traces.model import FlowNode
+
+
+@dataclass(frozen=True)
+class IsolatedTime:
+    request_id: str
+    ttft_us: float        # critical path length from arrival to the terminal node's end
+    network_us: float     # flow time on that path
+    compute_us: float     # compute time on that path
+
+    @property
+    def network_share(self):
+        return self.network_us / self.ttft_us if self.ttft_us > 0 else 0.0
+
+
+def flow_time_us(flow, rate_of):
+    rate = min(rate_of(flow.src), rate_of(flow.dst))
+    return flow.bytes * 8 / rate * 1e6
+
+
+def isolated_times(trace, rate_of=None):
+    """Request id -> IsolatedTime, for every request that has nodes.
+
+    ``rate_of(host) -> bit/s`` defaults to the NIC rates in the trace header
+    (100 Gbit/s where it says nothing).
+    """
+    rate_of = rate_of or trace.nic_rate
+    index = {node.id: i for i, node in enumerate(trace.nodes)}
+    order, _ = topological_order(trace.nodes, index)
+    finish = [0.0] * len(trace.nodes)
+    network = [0.0] * len(trace.nodes)
+    for i in order:
+        node = trace.nodes[i]
+        start, net = 0.0, 0.0
+        for dep in node.deps:
+            j = index[dep]
+            if trace.nodes[j].request_id == node.request_id and finish[j] > start:
+                start, net = finish[j], network[j]
+        if isinstance(node, FlowNode):
+            took = flow_time_us(node, rate_of)
+            network[i] = net + took
+        else:
+            took = node.duration_us
+            network[i] = net
+        finish[i] = start + took
+    result = {}
+    last = {}
+    for i, node in enumerate(trace.nodes):
+        if node.request_id not in last or finish[i] >= finish[last[node.request_id]]:
+            last[node.request_id] = i
+    for req in trace.requests:
+        end = index.get(req.terminal) if req.terminal else last.get(req.id)
+        if end is None:
+            continue
+        total, net = finish[end], network[end]
+        result[req.id] = IsolatedTime(req.id, total, net, total - net)
+    return result

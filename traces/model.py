@@ -1,0 +1,111 @@
+"""The records of a communication-DAG trace: requests, compute nodes, flow nodes.
+
+A trace is a set of LLM-serving *requests* plus a DAG of *nodes* that each
+belong to one request.  A ``ComputeNode`` takes a fixed time on a host (GPU
+work, or an intra-host copy modelled as a local delay; compute nodes are
+timers and do not queue behind each other); a ``FlowNode`` is a network
+transfer between two hosts.  A node starts when all its
+dependencies have ended (a node without dependencies starts at its request's
+arrival) and a request's time to first token (TTFT) ends when its terminal
+node ends.  Times are real microseconds, sizes bytes.  ``traces/README.md``
+and ``traces/schema/`` document every field.
+"""
+
+from dataclasses import dataclass, field, fields
+from typing import ClassVar, Optional, Union
+
+FORMAT_NAME = "llm-comm-dag"
+FORMAT_VERSION = 1
+
+STAGES = ("kv_fetch", "collective", "p2d", "other")
+PROTOCOLS = ("tcp", "udp")
+
+
+@dataclass(slots=True)
+class Request:
+    """One inference request; placement and SLO are filled in by the synthesizer."""
+
+    kind: ClassVar[str] = "request"
+    id: str
+    arrival_us: float
+    input_tokens: int
+    output_tokens: int
+    ttft_slo_us: Optional[float] = None    # deadline = arrival_us + ttft_slo_us
+    prefill_hosts: Optional[list] = None   # hosts of the prefill instance
+    decode_host: Optional[str] = None
+    terminal: Optional[str] = None         # node whose end is the first token
+    hash_ids: Optional[list] = None        # prefix-cache block ids (Mooncake)
+    cached_tokens: Optional[int] = None    # prompt tokens served from a prefix cache
+
+    @property
+    def deadline_us(self):
+        return None if self.ttft_slo_us is None else self.arrival_us + self.ttft_slo_us
+
+
+@dataclass(slots=True)
+class ComputeNode:
+    """Work on ``host`` lasting ``duration_us`` (no network traffic; a timer)."""
+
+    kind: ClassVar[str] = "compute"
+    id: str
+    request_id: str
+    host: str
+    duration_us: float
+    deps: list = field(default_factory=list)
+    layer: Optional[int] = None            # model layer executed (prefill progress)
+    label: Optional[str] = None
+
+    def hosts(self):
+        return (self.host,)
+
+
+@dataclass(slots=True)
+class FlowNode:
+    """``bytes`` sent from ``src`` to ``dst`` over the network."""
+
+    kind: ClassVar[str] = "flow"
+    id: str
+    request_id: str
+    src: str
+    dst: str
+    bytes: int
+    stage: str                             # one of STAGES
+    deps: list = field(default_factory=list)
+    layer: Optional[int] = None            # layer that consumes the data
+    protocol: str = "tcp"                  # one of PROTOCOLS
+    label: Optional[str] = None
+
+    def hosts(self):
+        return (self.src, self.dst)
+
+
+Node = Union[ComputeNode, FlowNode]
+RECORD_TYPES = {cls.kind: cls for cls in (Request, ComputeNode, FlowNode)}
+# Field order of each record kind, as written to files.
+RECORD_FIELDS = {kind: [f.name for f in fields(cls)] for kind, cls in RECORD_TYPES.items()}
+
+
+def to_record(obj):
+    """The JSON-ready dict of a request or node (``None`` fields left out)."""
+    record = {"kind": obj.kind}
+    for name in RECORD_FIELDS[obj.kind]:
+        value = getattr(obj, name)
+        if value is None:
+            continue
+        if isinstance(value, float) and name.endswith("_us"):
+            value = round(value, 3)        # nanosecond resolution is plenty
+            if value.is_integer():
+                value = int(value)
+        record[name] = value
+    return record
+
+
+def from_record(record):
+    """Build the object of a record already checked against the schema."""
+    cls = RECORD_TYPES[record["kind"]]
+    values = {name: record[name] for name in RECORD_FIELDS[cls.kind]
+              if record.get(name) is not None}
+    for name in ("deps", "prefill_hosts", "hash_ids"):
+        if name in values:
+            values[name] = list(values[name])
+    return cls(**values)

@@ -1,0 +1,1 @@
+"""Synthesizer: requests + model + deployment -> communication DAG."""

@@ -1,0 +1,38 @@
+"""Prefill of a dense model on one instance: tensor parallelism (TP).
+
+All ``TP`` GPU ranks of the instance share every layer's work; after the
+attention block and after the MLP a ring all-reduce sums the partial hidden
+states (``new x hidden x 2`` bytes).  The KV cache is sharded by heads, so
+each host holds ``g / TP`` of it.
+
+Per layer ``l``:  attn@X -> all-reduce -> mlp@X -> all-reduce -> attn@X (l+1)
+"""
+
+from traces.synth.compute_model import attention_flops, duration_us, mlp_flops
+from traces.synth.prefill_job import PrefillResult
+from traces.synth.ring_allreduce import ring_allreduce
+
+
+def build_dense_prefill(builder, job):
+    model, dep = job.model, job.deployment
+    rid, hosts, g = job.request_id, job.hosts, dep.gpus_per_host
+    ranks = len(hosts) * g
+    per_gpu = dep.gpu_tflops * 1e12
+    attention = attention_flops(model, job.new_tokens, job.cached_tokens)
+    attn_us = duration_us(attention / ranks, per_gpu)
+    mlp_us = duration_us(mlp_flops(model, job.new_tokens) / ranks, per_gpu)
+    size = job.new_tokens * model.activation_bytes_per_token
+    result = PrefillResult()
+    waiting = {host: list(job.start_deps) for host in hosts}
+    for layer in range(model.layers):
+        attn = {host: [builder.compute(f"{rid}.L{layer}.attn@{host}", rid, host, attn_us,
+                                       waiting[host] + job.fetch_done[layer].get(host, []),
+                                       layer=layer, label="attention")] for host in hosts}
+        result.attention_done.append(attn)
+        reduced = ring_allreduce(builder, f"{rid}.L{layer}.ar1", rid, hosts, g, size, attn, layer)
+        mlp = {host: [builder.compute(f"{rid}.L{layer}.mlp@{host}", rid, host, mlp_us,
+                                      reduced[host], layer=layer, label="mlp")] for host in hosts}
+        waiting = ring_allreduce(builder, f"{rid}.L{layer}.ar2", rid, hosts, g, size, mlp, layer)
+    result.done = [i for host in hosts for i in waiting[host]]
+    result.release = [i for host in hosts for i in mlp[host]]
+    return result

@@ -1,0 +1,111 @@
+"""The in-memory trace: header, requests and DAG nodes, with pandas views."""
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from traces.model import (FORMAT_NAME, FORMAT_VERSION, RECORD_FIELDS, ComputeNode, FlowNode,
+                          to_record)
+
+
+@dataclass
+class Trace:
+    """Requests plus the communication DAG of their nodes.
+
+    ``request_where`` / ``node_where`` hold, for each request / node in order,
+    where it came from ("file:line"), so that errors found later name it.
+    """
+
+    requests: list = field(default_factory=list)
+    nodes: list = field(default_factory=list)
+    source: str = ""                      # how the trace was made
+    nic_bps: dict = field(default_factory=dict)   # host (or "default") -> bit/s
+    meta: dict = field(default_factory=dict)
+    path: str = ""                        # file it was read from, if any
+    request_where: list = field(default_factory=list, repr=False)
+    node_where: list = field(default_factory=list, repr=False)
+    fields_checked: bool = field(default=False, repr=False)
+
+    # -- lookups --------------------------------------------------------------
+    def flows(self):
+        return [n for n in self.nodes if isinstance(n, FlowNode)]
+
+    def computes(self):
+        return [n for n in self.nodes if isinstance(n, ComputeNode)]
+
+    def node_map(self):
+        return {n.id: n for n in self.nodes}
+
+    def request_map(self):
+        return {r.id: r for r in self.requests}
+
+    def nodes_of(self):
+        """Request id -> its nodes, in trace order."""
+        grouped = {r.id: [] for r in self.requests}
+        for node in self.nodes:
+            grouped.setdefault(node.request_id, []).append(node)
+        return grouped
+
+    def ordered_nodes(self):
+        """Nodes with each one after its dependencies (the trace must be acyclic)."""
+        from traces.graph_checks import stable_topological_order
+        return [self.nodes[i] for i in stable_topological_order(self.nodes)]
+
+    def hosts(self):
+        """Every host the trace mentions."""
+        names = set()
+        for node in self.nodes:
+            names.update(node.hosts())
+        for req in self.requests:
+            names.update(req.prefill_hosts or ())
+            if req.decode_host:
+                names.add(req.decode_host)
+        return names
+
+    def where_request(self, index):
+        if index < len(self.request_where):
+            return self.request_where[index]
+        return f"{self.path or '<trace>'}: request {self.requests[index].id}"
+
+    def where_node(self, index):
+        if index < len(self.node_where):
+            return self.node_where[index]
+        return f"{self.path or '<trace>'}: node {self.nodes[index].id}"
+
+    def nic_rate(self, host, default=100e9):
+        return self.nic_bps.get(host, self.nic_bps.get("default", default))
+
+    def header(self):
+        header = {"kind": "header", "format": FORMAT_NAME, "version": FORMAT_VERSION}
+        if self.source:
+            header["source"] = self.source
+        if self.nic_bps:
+            header["nic_bps"] = dict(self.nic_bps)
+        if self.meta:
+            header["meta"] = dict(self.meta)
+        return header
+
+    # -- checks ---------------------------------------------------------------
+    def validate(self, hosts=None):
+        """Raise UserError on the first problem; ``hosts`` = known host names."""
+        from traces.graph_checks import check_trace
+        check_trace(self, hosts)
+
+    # -- pandas views ---------------------------------------------------------
+    def requests_df(self):
+        """One row per request; absent optional fields are None/NaN."""
+        return _frame([to_record(r) for r in self.requests], ["request"])
+
+    def nodes_df(self):
+        """One row per node, compute and flow fields side by side."""
+        return _frame([to_record(n) for n in self.nodes], ["compute", "flow"])
+
+    def flows_df(self):
+        return _frame([to_record(n) for n in self.flows()], ["flow"])
+
+
+def _frame(records, kinds):
+    columns = ["kind"]
+    for kind in kinds:
+        columns += [name for name in RECORD_FIELDS[kind] if name not in columns]
+    return pd.DataFrame.from_records(records, columns=columns)
