@@ -97,10 +97,47 @@ def cmd_doctor(args):
     return 1 if problems else 0
 
 
+DEFAULT_TRACE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             "traces", "default_workload.jsonl")
+ALL_SCHEDULERS = "fair,sjf,edf,pias,karuna,mfs"
+
+
+def cmd_run(args):
+    from mininet.log import setLogLevel
+
+    from emulator.experiment import run_experiment
+
+    topology, dilation = fabric_from_args(args)
+    schedulers = [s.strip() for s in args.scheduler.split(",") if s.strip()]
+    if not schedulers:
+        raise UserError("--scheduler", "name at least one scheduler")
+    if not os.path.exists(args.trace):
+        raise UserError(args.trace, "no such trace file")
+    require_root("run")
+    setLogLevel("warning")
+    out = args.out or default_out_dir("run")
+    fidelity = run_experiment(topology, dilation, args.trace, schedulers, out,
+                              policy_config=args.policy_config, timeout=args.timeout)
+    from analysis.postprocess import postprocess_run
+    postprocess_run(out)
+    print(f"results: {out}")
+    return 0 if all(f["flows_failed"] == 0 for f in fidelity.values()) else 1
+
+
+def add_run_options(parser):
+    add_fabric_options(parser)
+    parser.add_argument("--trace", default=DEFAULT_TRACE, help="trace file (default: the bundled workload)")
+    parser.add_argument("--scheduler", default=ALL_SCHEDULERS,
+                        help=f"comma-separated schedulers (default: {ALL_SCHEDULERS})")
+    parser.add_argument("--policy-config", default=None, help="YAML of policy parameters")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="emulated seconds after which unfinished flows fail (default 600)")
+    parser.add_argument("--out", default=None, help="results directory")
+
+
 def cmd_default(args):
-    """What `sudo python run_emulation.py` does with no arguments."""
-    args.seconds = 6.0
-    return cmd_selftest(args)
+    """What `sudo python run_emulation.py` does with no arguments: the default experiment."""
+    return cmd_run(args)
 
 
 def register(subparsers):
@@ -122,7 +159,11 @@ def register(subparsers):
                         help="raise socket buffers and start Open vSwitch if needed")
     doctor.set_defaults(func=cmd_doctor)
 
+    run = subparsers.add_parser(
+        "run", help="replay a trace under each scheduler on the emulated fabric")
+    add_run_options(run)
+    run.set_defaults(func=cmd_run)
+
     default = subparsers.add_parser("default", help="the default experiment (no arguments)")
-    add_fabric_options(default)
-    default.add_argument("--out", default=None, help="results directory")
+    add_run_options(default)
     default.set_defaults(func=cmd_default)

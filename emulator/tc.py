@@ -52,10 +52,19 @@ def _socket_in_namespace(pid):
         os.close(home)
 
 
+def open_netlink(pid=None):
+    """An rtnetlink socket in the namespace of process ``pid`` (root ns if None).
+
+    pyroute2 sockets belong to the thread that opened them: open and use
+    them in the same thread; the caller closes them.
+    """
+    return IPRoute() if pid is None else _socket_in_namespace(pid)
+
+
 @contextlib.contextmanager
 def netlink(pid=None):
-    """An rtnetlink socket in the namespace of process ``pid`` (root ns if None)."""
-    sock = IPRoute() if pid is None else _socket_in_namespace(pid)
+    """``open_netlink`` as a context manager that closes the socket."""
+    sock = open_netlink(pid)
     try:
         yield sock
     finally:

@@ -1,0 +1,127 @@
+"""Flow transfers over real kernel TCP: the sending side and the receiving side."""
+
+import socket
+import threading
+import time
+
+from emulator.agent import tcp_socket, wire
+
+CHUNK = 256 * 1024
+_ZEROS = memoryview(bytes(CHUNK))
+
+
+class ActiveSend:
+    """A flow being sent; the controller's pushes re-mark and re-pace its socket."""
+
+    def __init__(self, sock, emu_bytes, queue):
+        self.sock = sock
+        self.emu_bytes = emu_bytes
+        self.written = 0
+        self.lock = threading.Lock()
+        self.queues = [(time.monotonic(), queue, "initial")]
+
+    def bytes_out(self):
+        """Emulated bytes that have left the socket buffer and been acknowledged."""
+        try:
+            return max(0, self.written - tcp_socket.unacked_bytes(self.sock))
+        except OSError:
+            return self.written
+
+
+def send_flow(agent, node):
+    """Register, connect, send ``node``'s bytes, wait for the receiver to close."""
+    record = {"flow_id": node["id"], "role": "send", "ready": time.monotonic()}
+    emu_bytes = agent.dilation_bytes(node["bytes"])
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((agent.ip, 0))
+        sport = sock.getsockname()[1]
+        reply = agent.registry.request("register", flow={
+            "flow_id": node["id"], "request_id": node["request_id"], "stage": node["stage"],
+            "layer": node.get("layer"), "bytes": int(node["bytes"]),
+            "deadline": agent.deadlines.get(node["request_id"]),
+            "src": agent.host, "dst": node["dst"], "proto": "tcp",
+            "sport": sport, "dport": agent.data_port})
+        record["registered"] = time.monotonic()
+        tcp_socket.set_tos(sock, reply["tos"])
+        if reply.get("pace_bps"):
+            tcp_socket.set_pacing(sock, reply["pace_bps"] / agent.rate_scale)
+        active = ActiveSend(sock, emu_bytes, reply["queue"])
+        agent.sending[node["id"]] = active
+        sock.connect((agent.peers[node["dst"]], agent.data_port))
+        record["start"] = time.monotonic()
+        sock.sendall(wire.encode_header(node["id"], emu_bytes))
+        left = emu_bytes
+        while left:
+            sent = sock.send(_ZEROS[:min(CHUNK, left)])
+            left -= sent
+            active.written += sent
+        sock.shutdown(socket.SHUT_WR)
+        while sock.recv(4096):   # the receiver closes once it has every byte
+            pass
+        record["sent_end"] = time.monotonic()
+        record["retransmits"], _ = tcp_socket.tcp_counters(sock)
+        record["bytes"] = emu_bytes
+        record["queues"] = active.queues
+        record["status"] = "ok"
+    except Exception as err:  # noqa: BLE001 - reported as the flow's failure
+        record["status"] = "failed"
+        record["reason"] = f"sender {agent.host}: {type(err).__name__}: {err}"
+    finally:
+        agent.sending.pop(node["id"], None)
+        sock.close()
+    agent.add_record(record)
+    if record["status"] != "ok":
+        agent.node_failed(node["id"], record["reason"])
+
+
+def apply_push(agent, message):
+    """The controller moved a flow: re-mark (its NIC queue) and re-pace its socket."""
+    active = agent.sending.get(message.get("flow_id"))
+    if active is None:
+        return
+    try:
+        tcp_socket.set_tos(active.sock, message["tos"])
+        pace = message.get("pace_bps")
+        tcp_socket.set_pacing(active.sock, None if pace is None else pace / agent.rate_scale)
+    except OSError:
+        return   # the flow just finished
+    active.queues.append((time.monotonic(), message["queue"], message.get("reason", "change")))
+
+
+def serve_receiver(agent, listener):
+    """Accept flows sent to this host; one thread per connection."""
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        threading.Thread(target=_receive, args=(agent, conn), daemon=True).start()
+
+
+def _receive(agent, conn):
+    buffer = bytearray(CHUNK)
+    flow_id, got, first = None, 0, None
+    try:
+        flow_id, size = wire.read_header(conn)
+        while got < size:
+            n = conn.recv_into(buffer, min(CHUNK, size - got))
+            if not n:
+                break
+            if first is None:
+                first = time.monotonic()
+            got += n
+        last = time.monotonic()
+    except (OSError, ConnectionError):
+        size, last = None, time.monotonic()
+    finally:
+        conn.close()
+    if flow_id is None:
+        return
+    record = {"flow_id": flow_id, "role": "recv", "first_byte": first, "last_byte": last,
+              "bytes_received": got}
+    agent.add_record(record)
+    if size is not None and got == size:
+        agent.flow_received(flow_id)
+    else:
+        agent.node_failed(flow_id, f"receiver {agent.host}: got {got} of {size} bytes")

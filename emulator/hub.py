@@ -1,0 +1,108 @@
+"""The orchestrator's hub: the control channel between host agents.
+
+Agents connect over a Unix socket (reachable from every namespace, never on
+the emulated data network), say ``ready``, receive ``start`` with time zero,
+and report every node that ends (``done``) or fails (``failed``); the hub
+relays each report to every agent, so dependencies across hosts resolve,
+and counts them so the orchestrator knows when the replay is over.
+"""
+
+import json
+import os
+import socketserver
+import threading
+
+
+class _AgentHandler(socketserver.StreamRequestHandler):
+    def handle(self):
+        hub = self.server.hub
+        with hub._lock:
+            hub._conns.append(self)
+        try:
+            for line in self.rfile:
+                try:
+                    message = json.loads(line)
+                    hub._on_message(message)
+                except (ValueError, KeyError, TypeError):
+                    continue
+        except OSError:
+            pass
+        finally:
+            with hub._lock:
+                hub._conns.remove(self)
+
+    def send(self, data):
+        try:
+            self.wfile.write(data)
+            self.wfile.flush()
+        except OSError:
+            pass
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+class Hub:
+    def __init__(self, path, expected_nodes):
+        self.path = path
+        self.expected = set(expected_nodes)
+        self.ready_hosts = set()
+        self.done = set()
+        self.failed = {}                 # node -> reason
+        self._conns = []
+        self._lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self.changed = threading.Condition(self._lock)
+        old = os.umask(0o177)
+        try:
+            self._server = _Server(path, _AgentHandler)
+        finally:
+            os.umask(old)
+        self._server.hub = self
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def _on_message(self, message):
+        op = message["op"]
+        with self._lock:
+            if op == "ready":
+                self.ready_hosts.add(message["host"])
+            elif op == "done":
+                if message["node"] in self.done or message["node"] in self.failed:
+                    return
+                self.done.add(message["node"])
+            elif op == "failed":
+                if message["node"] in self.done or message["node"] in self.failed:
+                    return
+                self.failed[message["node"]] = message.get("reason", "")
+            self.changed.notify_all()
+        if op in ("done", "failed"):
+            self.broadcast(message)
+
+    def broadcast(self, message):
+        data = json.dumps(message).encode() + b"\n"
+        with self._lock:
+            conns = list(self._conns)
+        with self._send_lock:
+            for conn in conns:
+                conn.send(data)
+
+    def fail(self, node, reason):
+        """The orchestrator declares a node failed (dead agent, timeout)."""
+        self._on_message({"op": "failed", "node": node, "reason": reason})
+
+    @property
+    def finished(self):
+        return len(self.done) + len(self.failed)
+
+    def wait(self, predicate, timeout):
+        with self._lock:
+            return self.changed.wait_for(predicate, timeout)
+
+    def close(self):
+        self._server.shutdown()
+        self._server.server_close()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
