@@ -133,6 +133,8 @@ class Replay:
                           if r.deadline_us is not None},
             "arrivals": {r.id: r.arrival_us / 1e6 for r in self.trace.requests},
             "nodes": agent_nodes(self.trace, host),
+            "mtu": self.topology.host_link(host).mtu,
+            "nic_rate_bps": d.emu_rate(self.topology.host_link(host).rate_bps),
             "out": os.path.join(work, f"records-{host}.jsonl"),
         }
 
@@ -179,6 +181,7 @@ class Replay:
             "modelled_drops": result["fidelity"]["modelled_drops"],
             "flows_failed": int((flows["status"] != "ok").sum()),
             "byte_mismatches": run.byte_check(),
+            "udp_lost_bytes": run.udp_lost_bytes(),
             "dependency_violations": run.dependency_violations(),
             "retransmits": int(flows["retransmits"].fillna(0).sum()),
             "emulated_seconds": round(result["fidelity"]["wall_seconds"], 3),

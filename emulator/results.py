@@ -78,6 +78,7 @@ class RunRecords:
             path = self.routes.directed_path(node.src, node.dst)
             ch = by_flow.get_group(node.id) if by_flow is not None and node.id in by_flow.groups else None
             status = "ok" if node.id not in self.failures and recv.get("last_byte") else "failed"
+            lost = recv.get("lost_bytes") or 0
             start, end = self.us(send.get("start")), self.us(recv.get("last_byte")) if status == "ok" else None
             coll = collective_of(node)[0] if node.stage == "collective" else ""
             rows.append({
@@ -93,8 +94,8 @@ class RunRecords:
                 "promotions": 0 if ch is None else int((ch["reason"] == "promotion").sum()),
                 "retransmits": send.get("retransmits"),
                 "status": status,
-                "reason": "" if status == "ok" else self.failures.get(
-                    node.id, send.get("reason", "never completed")),
+                "reason": (f"udp: lost {self.d.real_bytes(lost):.0f} of {node.bytes} bytes" if lost else "")
+                if status == "ok" else self.failures.get(node.id, send.get("reason", "never completed")),
             })
         return pd.DataFrame(rows, columns=FLOW_COLUMNS)
 
@@ -149,17 +150,21 @@ class RunRecords:
                          if s.get("start") is not None])
 
     def byte_check(self):
-        """Flows whose bytes received differ from the bytes the trace asked for."""
+        """Flows whose bytes sent or received (plus UDP's counted losses) differ from the trace."""
         bad = 0
         for node in self.trace.nodes:
             if node.kind != "flow" or node.id in self.failures:
                 continue
             recv = self.recvs.get(node.id)
             expected = self.d.emu_bytes(node.bytes)
-            if recv is None or recv["bytes_received"] != expected or \
+            if recv is None or recv["bytes_received"] + recv.get("lost_bytes", 0) != expected or \
                     self.sends.get(node.id, {}).get("bytes") != expected:
                 bad += 1
         return bad
+
+    def udp_lost_bytes(self):
+        """Real bytes UDP flows lost (UDP does not retransmit; reported, not hidden)."""
+        return self.d.real_bytes(sum(r.get("lost_bytes", 0) for r in self.recvs.values()))
 
 
 def read_queue_changes(path):

@@ -123,3 +123,17 @@ def test_a_dead_agent_is_reported_not_hung_on(root_env, topo, tmp_path):
     assert "agent on h1 exited" in flows.loc["a.a2a", "reason"]
     assert flows.loc["b.p2d", "status"] == "ok"
     assert result["fidelity"]["flows_failed"] == 1
+
+
+def test_udp_flows_are_paced_and_their_losses_counted(root_env, topo, tmp_path):
+    from tests.scenarios import udp_trace
+    fidelity = Replay(topo, Dilation.for_topology(topo), udp_trace(), "fair", tmp_path,
+                      timeout=120).run()
+    flows = pd.read_csv(tmp_path / "flows.csv", keep_default_na=False).set_index("flow_id")
+    assert (flows["status"] == "ok").all(), flows[["status", "reason"]]
+    assert flows.loc["u.alone", "protocol"] == "udp"
+    # alone on its path, paced at line rate: nothing lost, about line-rate duration
+    assert flows.loc["u.alone", "reason"] == ""
+    assert flows.loc["u.alone", "fct_us"] >= 0.9 * 5 * MB * 8 / 100e9 * 1e6
+    assert fidelity["byte_mismatches"] == 0          # received + counted losses = trace bytes
+    assert fidelity["udp_lost_bytes"] >= 0

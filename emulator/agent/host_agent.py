@@ -7,7 +7,7 @@ import threading
 import time
 
 from controller.client import RegistryClient, RegistryError
-from emulator.agent import transfers
+from emulator.agent import transfers, udp_transfers
 from emulator.agent.timers import TimerWheel
 
 BYTES_REPORT_PERIOD = 0.05   # emulated seconds between bytes-sent reports
@@ -26,6 +26,9 @@ class HostAgent:
         self.arrivals = config["arrivals"]            # request -> real seconds since t0
         self.nodes = {n["id"]: n for n in config["nodes"]}
         self.out = config["out"]
+        self.mtu = config["mtu"]
+        self.nic_rate_bps = config["nic_rate_bps"]    # emulated line rate of this host's NIC
+        self.udp_done = set()
         self.config = config
         self.sending = {}
         self.records = []
@@ -47,14 +50,18 @@ class HostAgent:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((self.ip, self.data_port))
         listener.listen(1024)
+        datagrams = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        datagrams.bind((self.ip, self.data_port))
         self.registry = RegistryClient(self.config["registry"], self.config["token"], host=self.host,
                                        on_push=lambda m: transfers.apply_push(self, m))
         self.hub = _HubLink(self.config["hub"], self)
         threading.Thread(target=transfers.serve_receiver, args=(self, listener), daemon=True).start()
+        threading.Thread(target=udp_transfers.UdpReceiver(self, datagrams).serve, daemon=True).start()
         threading.Thread(target=self._report_bytes, daemon=True).start()
         self.hub.send({"op": "ready", "host": self.host})
         self.stopped.wait()
         listener.close()
+        datagrams.close()
         self.timers.stop()
         self._write_records()
 

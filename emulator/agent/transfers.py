@@ -4,7 +4,7 @@ import socket
 import threading
 import time
 
-from emulator.agent import tcp_socket, wire
+from emulator.agent import tcp_socket, udp_transfers, wire
 
 CHUNK = 256 * 1024
 _ZEROS = memoryview(bytes(CHUNK))
@@ -13,15 +13,26 @@ _ZEROS = memoryview(bytes(CHUNK))
 class ActiveSend:
     """A flow being sent; the controller's pushes re-mark and re-pace its socket."""
 
-    def __init__(self, sock, emu_bytes, queue):
+    def __init__(self, sock, emu_bytes, queue, udp=False):
         self.sock = sock
         self.emu_bytes = emu_bytes
         self.written = 0
-        self.lock = threading.Lock()
+        self.udp = udp
+        self.udp_rate_bps = None      # emulated pacing of a UDP flow (None: line rate)
         self.queues = [(time.monotonic(), queue, "initial")]
+
+    def pace(self, agent, real_bps):
+        """Apply the controller's pacing rate (real bit/s, None: unpaced)."""
+        rate = None if real_bps is None else real_bps / agent.rate_scale
+        if self.udp:
+            self.udp_rate_bps = rate
+        else:
+            tcp_socket.set_pacing(self.sock, rate)
 
     def bytes_out(self):
         """Emulated bytes that have left the socket buffer and been acknowledged."""
+        if self.udp:
+            return self.written
         try:
             return max(0, self.written - tcp_socket.unacked_bytes(self.sock))
         except OSError:
@@ -29,10 +40,12 @@ class ActiveSend:
 
 
 def send_flow(agent, node):
-    """Register, connect, send ``node``'s bytes, wait for the receiver to close."""
-    record = {"flow_id": node["id"], "role": "send", "ready": time.monotonic()}
+    """Register, connect, send ``node``'s bytes; for TCP wait for the receiver to close."""
+    udp = node.get("protocol") == "udp"
+    record = {"flow_id": node["id"], "role": "send", "ready": time.monotonic(),
+              "protocol": "udp" if udp else "tcp"}
     emu_bytes = agent.dilation_bytes(node["bytes"])
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
     try:
         sock.bind((agent.ip, 0))
         sport = sock.getsockname()[1]
@@ -40,28 +53,21 @@ def send_flow(agent, node):
             "flow_id": node["id"], "request_id": node["request_id"], "stage": node["stage"],
             "layer": node.get("layer"), "bytes": int(node["bytes"]),
             "deadline": agent.deadlines.get(node["request_id"]),
-            "src": agent.host, "dst": node["dst"], "proto": "tcp",
+            "src": agent.host, "dst": node["dst"], "proto": "udp" if udp else "tcp",
             "sport": sport, "dport": agent.data_port})
         record["registered"] = time.monotonic()
         tcp_socket.set_tos(sock, reply["tos"])
+        active = ActiveSend(sock, emu_bytes, reply["queue"], udp)
         if reply.get("pace_bps"):
-            tcp_socket.set_pacing(sock, reply["pace_bps"] / agent.rate_scale)
-        active = ActiveSend(sock, emu_bytes, reply["queue"])
+            active.pace(agent, reply["pace_bps"])
         agent.sending[node["id"]] = active
         sock.connect((agent.peers[node["dst"]], agent.data_port))
         record["start"] = time.monotonic()
-        sock.sendall(wire.encode_header(node["id"], emu_bytes))
-        left = emu_bytes
-        while left:
-            sent = sock.send(_ZEROS[:min(CHUNK, left)])
-            left -= sent
-            active.written += sent
-        sock.shutdown(socket.SHUT_WR)
-        while sock.recv(4096):   # the receiver closes once it has every byte
-            pass
+        if udp:
+            udp_transfers.send_udp_flow(agent, node, sock, record, active)
+        else:
+            _send_tcp(sock, node, emu_bytes, active, record)
         record["sent_end"] = time.monotonic()
-        record["retransmits"], _ = tcp_socket.tcp_counters(sock)
-        record["bytes"] = emu_bytes
         record["queues"] = active.queues
         record["status"] = "ok"
     except Exception as err:  # noqa: BLE001 - reported as the flow's failure
@@ -75,6 +81,20 @@ def send_flow(agent, node):
         agent.node_failed(node["id"], record["reason"])
 
 
+def _send_tcp(sock, node, emu_bytes, active, record):
+    sock.sendall(wire.encode_header(node["id"], emu_bytes))
+    left = emu_bytes
+    while left:
+        sent = sock.send(_ZEROS[:min(CHUNK, left)])
+        left -= sent
+        active.written += sent
+    sock.shutdown(socket.SHUT_WR)
+    while sock.recv(4096):   # the receiver closes once it has every byte
+        pass
+    record["retransmits"], _ = tcp_socket.tcp_counters(sock)
+    record["bytes"] = emu_bytes
+
+
 def apply_push(agent, message):
     """The controller moved a flow: re-mark (its NIC queue) and re-pace its socket."""
     active = agent.sending.get(message.get("flow_id"))
@@ -82,8 +102,7 @@ def apply_push(agent, message):
         return
     try:
         tcp_socket.set_tos(active.sock, message["tos"])
-        pace = message.get("pace_bps")
-        tcp_socket.set_pacing(active.sock, None if pace is None else pace / agent.rate_scale)
+        active.pace(agent, message.get("pace_bps"))
     except OSError:
         return   # the flow just finished
     active.queues.append((time.monotonic(), message["queue"], message.get("reason", "change")))
