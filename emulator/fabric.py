@@ -68,6 +68,7 @@ class Fabric:
         from mininet.node import Host, OVSSwitch, RemoteController
 
         self.ovs_status = ovs.ensure_vswitchd()
+        self._refuse_name_clashes()
         self.datapath = "kernel" if ovs.kernel_datapath_available() else "user"
         self.net = Mininet(topo=None, build=False, controller=None, switch=OVSSwitch,
                            host=Host, link=Link, autoSetMacs=False, waitConnected=False)
@@ -95,6 +96,23 @@ class Fabric:
             self.stop()
             raise
         return self
+
+    def _refuse_name_clashes(self):
+        """Never touch what is not ours: Mininet would delete a same-named bridge."""
+        from common.errors import UserError
+
+        ours = {s.internal for s in self.topology.switches}
+        clash = sorted(ours & set(ovs.bridges()))
+        if clash:
+            raise UserError("fabric", f"Open vSwitch bridge(s) {', '.join(clash)} already exist "
+                            "(another run, or left by a killed one); remove them with "
+                            "'ovs-vsctl del-br NAME' if they are stale")
+        taken = [n for n in os.listdir("/sys/class/net")
+                 if n.split("-eth")[0] in ours | {h.internal for h in self.topology.hosts}
+                 and "-eth" in n]
+        if taken:
+            raise UserError("fabric", f"interface(s) {', '.join(sorted(taken)[:4])} already exist "
+                            "(another run, or left by a killed one)")
 
     def _node(self, label):
         return self.net.get(self.topology.nodes[label].internal)

@@ -103,3 +103,16 @@ def test_sigterm_removes_everything_the_run_created(root_env, tmp_path):
     assert not shells()
     assert not emulated_links()
     assert not (tmp_path / "fidelity.json").exists()   # nothing half-written
+
+
+def test_refuses_to_touch_a_bridge_it_did_not_create(root_env):
+    from common.errors import UserError
+    topo = load_topology("single_tor_8")
+    subprocess.run(["ovs-vsctl", "add-br", "s1", "--", "set", "bridge", "s1",
+                    "datapath_type=netdev"], check=True)
+    try:
+        with pytest.raises(UserError, match="bridge.*s1.*already exist"):
+            Fabric(topo, Dilation.for_topology(topo)).start()
+        assert "s1" in ovs.bridges()          # still there: not ours to delete
+    finally:
+        subprocess.run(["ovs-vsctl", "--if-exists", "del-br", "s1"], check=True)
