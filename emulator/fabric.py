@@ -209,21 +209,20 @@ class Fabric:
             by_class = tc.class_stats(ipr, port.ifname)
         return {cls.queue: by_class.get(cls.classid, {}) for cls in port.plan.classes}
 
-    def modelled_drops(self):
-        """Packets dropped by the modelled queues (the bfifo leaves) so far."""
+    def _sum_over_ports(self, counter):
         total = 0
         for port in self.egress:
             with tc.netlink(self._ns_pid(port.node)) as ipr:
-                total += tc.qdisc_drops(ipr, port.ifname)
+                total += counter(ipr, port.ifname)
         return total
+
+    def modelled_drops(self):
+        """Packets dropped by the modelled queues (the bfifo leaves) so far."""
+        return self._sum_over_ports(tc.qdisc_drops)
 
     def interface_drops(self):
         """Drops and errors counted by the veths themselves (outside the model)."""
-        total = 0
-        for port in self.egress:
-            with tc.netlink(self._ns_pid(port.node)) as ipr:
-                total += tc.link_drops(ipr, port.ifname)
-        return total
+        return self._sum_over_ports(tc.link_drops)
 
     def describe(self):
         """The fabric as actually built, for the results directory."""

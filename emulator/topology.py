@@ -23,11 +23,11 @@ import os
 import re
 from dataclasses import dataclass, field
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from common.errors import UserError
 from common.units import parse_rate, parse_size
+from common.yaml_file import load_yaml
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,31}$")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -276,13 +276,5 @@ def load_topology(path=None):
             path = candidate + ".yaml"
         else:
             raise UserError(path, "no such topology file")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else path
-        raise UserError(where, f"not valid YAML ({getattr(err, 'problem', err)})") from None
-    except OSError as err:
-        raise UserError(path, err.strerror) from None
+    data = load_yaml(path)
     return parse_topology(data, os.path.relpath(path))

@@ -81,8 +81,8 @@ def test_user_yaml_overrides_defaults_field_by_field(tmp_path):
     ("lifo: {}\n", "{path}: lifo", "unknown policy"),
     ("mfs:\n  scavenger_mlu: [1]\n", "{path}: mfs.scavenger_mlu", "number"),
     ("mfs: [1, 2]\n", "{path}", "mapping"),
-    ("- mfs\n", "{path}", "maps policy names"),
-    ("mfs: {a: [}\n", "{path}:1", "not valid YAML"),
+    ("- mfs\n", "{path}", "expected a YAML mapping"),
+    ("mfs: {a: [}\n", "{path}:1", "malformed YAML"),
 ])
 def test_bad_user_yaml(tmp_path, text, where, message):
     path = tmp_path / "bad.yaml"

@@ -7,7 +7,7 @@ overrides the defaults field by field.
 
 import os
 
-import yaml
+from common.yaml_file import load_yaml
 
 from common.errors import UserError
 from controller.policies.registry import policy_classes, policy_class, validate_params
@@ -19,19 +19,7 @@ DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__
 def read_policy_config(path=None):
     """{policy name: parameter dict} from a YAML file, every section validated."""
     path = path or DEFAULT_CONFIG
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else path
-        raise UserError(where, f"not valid YAML ({getattr(err, 'problem', err)})") from None
-    except OSError as err:
-        raise UserError(path, err.strerror) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise UserError(path, "a policy file maps policy names to their parameters")
+    data = load_yaml(path, empty_ok=True)
     sections = {}
     for name, params in data.items():
         if name not in policy_classes():
