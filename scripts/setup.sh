@@ -12,9 +12,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Mininet from the distribution (the PyPI 'mininet' is a 2020 dev release
-# without mnexec); net-tools because Mininet configures hosts with ifconfig.
+# without mnexec); net-tools because Mininet configures hosts with ifconfig;
+# chromium so the report test can open report.html headless.
 PACKAGES=(mininet openvswitch-switch iperf3 ethtool iproute2 iputils-ping net-tools
-          python3-venv python3-pip procps)
+          python3-venv python3-pip procps chromium)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
