@@ -124,6 +124,39 @@ def cmd_run(args):
     return 0 if all(f["flows_failed"] == 0 for f in fidelity.values()) else 1
 
 
+def cmd_sweep(args):
+    from mininet.log import setLogLevel
+
+    from analysis.sweep import parse_values, run_sweep
+    from emulator.sweep_points import point_runner
+    from traces import load_trace
+
+    chosen = [(name, text) for name, text in (("rate", args.rates), ("bandwidth", args.bandwidths),
+                                              ("slo_scale", args.slo_scales)) if text]
+    if len(chosen) != 1:
+        raise UserError("sweep", "give exactly one of --rates, --bandwidths, --slo-scales")
+    parameter, text = chosen[0]
+    option = {"rate": "--rates", "bandwidth": "--bandwidths", "slo_scale": "--slo-scales"}[parameter]
+    values = parse_values(text, option)
+    topology, _ = fabric_from_args(args)
+    schedulers = [s.strip() for s in args.scheduler.split(",") if s.strip()]
+    trace = load_trace(args.trace, hosts={h.name for h in topology.hosts})
+    require_root("sweep")
+    setLogLevel("warning")
+    out = args.out or default_out_dir(f"sweep-{parameter}")
+    runner = point_runner(parameter, topology, trace, args.trace, schedulers,
+                          parse_rate(args.emulated_rate, "--emulated-rate"),
+                          args.time_dilation, args.byte_scale,
+                          policy_config=args.policy_config, timeout=args.timeout)
+    from analysis.report import sweep_headline
+    from analysis.sweep import load_sweep
+
+    summary = run_sweep(parameter, values, runner, out, schedulers)
+    print("\n".join(sweep_headline(summary, load_sweep(out).info)))
+    print(f"results: {out}\nreport: {os.path.join(out, 'report.html')}")
+    return 0
+
+
 def add_run_options(parser):
     add_fabric_options(parser)
     parser.add_argument("--trace", default=DEFAULT_TRACE, help="trace file (default: the bundled workload)")
@@ -163,6 +196,14 @@ def register(subparsers):
         "run", help="replay a trace under each scheduler on the emulated fabric")
     add_run_options(run)
     run.set_defaults(func=cmd_run)
+
+    sweep = subparsers.add_parser(
+        "sweep", help="run a trace at several request rates, bandwidths or SLO scales")
+    add_run_options(sweep)
+    sweep.add_argument("--rates", help="request-rate factors, e.g. 0.5,1,1.5,2")
+    sweep.add_argument("--bandwidths", help="host link rates in Gbit/s, e.g. 25,50,100")
+    sweep.add_argument("--slo-scales", help="TTFT SLO factors, e.g. 0.5,1,2")
+    sweep.set_defaults(func=cmd_sweep)
 
     default = subparsers.add_parser("default", help="the default experiment (no arguments)")
     add_run_options(default)

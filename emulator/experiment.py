@@ -96,7 +96,7 @@ def run_experiment(topology, dilation, trace_path, schedulers, out_dir, policy_c
                    "timeout": timeout, "policy_config": policy_config,
                    "requests": len(trace.requests), "nodes": len(trace.nodes),
                    "flows": sum(1 for n in trace.nodes if n.kind == "flow")},
-        "schedulers": list(schedulers),
+        "schedulers": [],               # those that completed, in order
         "topology": topology.to_dict(),
         "dilation": dilation.to_dict(),
         "versions": versions(),
@@ -119,6 +119,7 @@ def run_experiment(topology, dilation, trace_path, schedulers, out_dir, policy_c
         finally:
             progress.close()
         run_info["datapath"] = fidelity[name]["datapath"]
+        run_info["schedulers"].append(name)
         failed = fidelity[name]["flows_failed"]
         echo(f"  {name}: done in {fidelity[name]['emulated_seconds']:.1f}s"
              + (f", {failed} flows FAILED (see {name}/flows.csv)" if failed else ""))
