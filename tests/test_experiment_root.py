@@ -1,0 +1,81 @@
+"""Root integration: the run, default and sweep commands end to end."""
+
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from tests.helpers import run_cli
+from tests.scenarios import contention_trace
+from traces import write_trace
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def scenario_trace(tmp_path):
+    path = tmp_path / "scenario.jsonl"
+    write_trace(contention_trace(), str(path))
+    return path
+
+
+def test_run_command_writes_results_summary_and_report(root_env, scenario_trace, tmp_path):
+    out = tmp_path / "run"
+    result = run_cli("run", "--trace", scenario_trace, "--scheduler", "fair,mfs", "--out", out,
+                     timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert f"results: {out}" in result.stdout
+    run = json.loads((out / "run.json").read_text())
+    assert run["schedulers"] == ["fair", "mfs"] and run["dilation"]["time_dilation"] == 1000
+    assert run["datapath"] in ("user", "kernel") and run["git_revision"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["schedulers"]) == {"fair", "mfs"}
+    # the summary's attainment is recomputable from requests.csv
+    for name in ("fair", "mfs"):
+        requests = pd.read_csv(out / name / "requests.csv")
+        met = (requests["ttft_us"] <= requests["ttft_slo_us"]).mean()
+        assert summary["schedulers"][name]["slo_attainment"] == pytest.approx(met)
+    html = (out / "report.html").read_text()
+    assert "<script" in html and not re.search(r'<script[^>]*src="https?:', html)   # offline
+
+
+def test_bad_trace_is_a_one_line_error(root_env, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"kind":"header","format":"llm-comm-dag","version":1}\n{"kind":"request"}\n')
+    result = run_cli("run", "--trace", bad, "--scheduler", "fair", "--out", tmp_path / "x")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: ") and "bad.jsonl:2" in result.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_unknown_scheduler_is_refused_before_anything_runs(root_env, scenario_trace, tmp_path):
+    result = run_cli("run", "--trace", scenario_trace, "--scheduler", "fair,fastest",
+                     "--out", tmp_path / "y")
+    assert result.returncode == 2 and "unknown scheduler 'fastest'" in result.stderr
+
+
+def test_sweep_command_runs_every_point(root_env, scenario_trace, tmp_path):
+    out = tmp_path / "sweep"
+    result = run_cli("sweep", "--trace", scenario_trace, "--scheduler", "mfs",
+                     "--slo-scales", "0.5,2", "--out", out, timeout=300)
+    assert result.returncode == 0, result.stderr
+    points = sorted(p.name for p in (out / "points").iterdir())
+    assert points == ["slo_scale=0.5", "slo_scale=2"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["parameter"] == "slo_scale"
+    assert (out / "report.html").exists()
+
+
+def test_default_experiment_completes(root_env, tmp_path):
+    """What `sudo python run_emulation.py` runs: the bundled workload, every scheduler."""
+    out = tmp_path / "default"
+    result = run_cli("default", "--out", out, timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    run = json.loads((out / "run.json").read_text())
+    assert run["schedulers"] == ["fair", "sjf", "edf", "pias", "karuna", "mfs"]
+    for name in run["schedulers"]:
+        fidelity = json.loads((out / name / "fidelity.json").read_text())
+        assert fidelity["flows_failed"] == 0 and fidelity["byte_mismatches"] == 0
+        assert fidelity["dependency_violations"] == 0
+    assert (out / "report.html").exists() and (out / "summary.csv").exists()
