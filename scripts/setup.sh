@@ -12,10 +12,20 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Mininet from the distribution (the PyPI 'mininet' is a 2020 dev release
-# without mnexec); net-tools because Mininet configures hosts with ifconfig;
-# chromium so the report test can open report.html headless.
+# without mnexec); net-tools because Mininet configures hosts with ifconfig.
 PACKAGES=(mininet openvswitch-switch iperf3 ethtool iproute2 iputils-ping net-tools
-          python3-venv python3-pip procps chromium)
+          python3-venv python3-pip procps)
+# A browser so the report test can open report.html headless: Debian's
+# chromium deb; Ubuntu ships Chromium only as a snap, so there we use a
+# Chrome that is already installed (GitHub's Ubuntu runners have one).
+if ! command -v chromium >/dev/null && ! command -v google-chrome >/dev/null; then
+  . /etc/os-release
+  if [ "${ID:-}" = "debian" ]; then
+    PACKAGES+=(chromium)
+  else
+    echo "setup: no chromium or google-chrome found; the report's browser test will skip" >&2
+  fi
+fi
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
