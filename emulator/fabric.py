@@ -65,7 +65,7 @@ class Fabric:
     def start(self):
         from mininet.link import Link
         from mininet.net import Mininet
-        from mininet.node import Host, OVSSwitch, RemoteController
+        from mininet.node import Host, OVSSwitch
 
         self.ovs_status = ovs.ensure_vswitchd()
         self._refuse_name_clashes()
@@ -79,9 +79,6 @@ class Fabric:
             self.net.addSwitch(switch.internal, datapath=self.datapath,
                                failMode="secure", protocols="OpenFlow13",
                                dpid="%016x" % int(switch.internal[1:]))
-        if self.controller:
-            ip, port = self.controller
-            self.net.addController("c0", controller=RemoteController, ip=ip, port=port)
         for link in topo.links:
             self.net.addLink(self._node(link.a), self._node(link.b),
                              port1=self._port(link.a, link.b), port2=self._port(link.b, link.a))
@@ -90,7 +87,9 @@ class Fabric:
             self.net.start()
             self._configure_interfaces()
             self._install_queues()
-            if not self.controller:
+            if self.controller:
+                self._connect_controller()
+            else:
                 self._install_static_rules()
         except BaseException:
             self.stop()
@@ -176,6 +175,15 @@ class Fabric:
         for port in self.egress:
             with tc.netlink(self._ns_pid(port.node)) as ipr:
                 tc.apply_port_plan(ipr, port.ifname, port.plan)
+
+    def _connect_controller(self):
+        """Point every bridge at the controller.  (A Mininet controller node
+        would add a shell process of its own that Mininet never stops.)"""
+        ip, port = self.controller
+        args = ["ovs-vsctl"]
+        for switch in self.topology.switches:
+            args += ["--", "set-controller", switch.internal, f"tcp:{ip}:{port}"]
+        ovs.run(args)
 
     def _install_static_rules(self):
         for switch in self.topology.switches:
