@@ -13,7 +13,7 @@ def read_jsonl(path):
     trace = Trace(path=str(path))
     header_seen = False
     with open(path, encoding="utf-8") as handle:
-        for number, line in _numbered_lines(handle, path):
+        for number, line in numbered_lines(handle, path):
             if not line.strip():
                 continue
             where = f"{path}:{number}"
@@ -46,7 +46,8 @@ def read_jsonl(path):
     return trace
 
 
-def _numbered_lines(handle, path):
+def numbered_lines(handle, path):
+    """(line number, line) of a text file; undecodable text is a UserError naming the line."""
     number = 0
     try:
         for number, line in enumerate(handle, start=1):

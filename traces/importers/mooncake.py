@@ -14,6 +14,7 @@ import numpy as np
 
 from common.errors import UserError
 from traces.model import Request
+from traces.jsonl_io import numbered_lines
 
 MS = 1000.0  # microseconds per millisecond
 
@@ -44,7 +45,7 @@ def _rows(path):
     except OSError as err:
         raise UserError(path, f"cannot read: {err.strerror or err}") from None
     with handle:
-        for number, line in _numbered_lines(handle, path):
+        for number, line in numbered_lines(handle, path):
             if not line.strip():
                 continue
             where = f"{path}:{number}"
@@ -64,15 +65,6 @@ def _rows(path):
                     raise UserError(where, "field 'hash_ids' must be a list of non-negative "
                                            "integers")
             yield stamp * MS, inputs, outputs, hashes, number
-
-
-def _numbered_lines(handle, path):
-    number = 0
-    try:
-        for number, line in enumerate(handle, start=1):
-            yield number, line
-    except UnicodeDecodeError:
-        raise UserError(f"{path}:{number + 1}", "not UTF-8 text") from None
 
 
 def _number(record, name, where, integer=True):
