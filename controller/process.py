@@ -17,6 +17,14 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOCKET_ROOT = "/run/llm-netsched-emu"
 
 
+def remove_socket_root():
+    """Remove the shared socket folder once no run uses it (it is ours)."""
+    try:
+        os.rmdir(SOCKET_ROOT)
+    except OSError:
+        pass   # still in use by another run, or already gone
+
+
 def free_tcp_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -129,6 +137,7 @@ class ControllerProcess:
         if self._socket_dir:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             self._socket_dir = None
+            remove_socket_root()
 
     def __enter__(self):
         return self.start()

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from controller.process import SOCKET_ROOT, ControllerProcess
+from controller.process import SOCKET_ROOT, ControllerProcess, remove_socket_root
 from emulator import ovs
 from emulator.fabric import Fabric
 from emulator.hub import Hub
@@ -70,6 +70,7 @@ class Replay:
             return self._collect(result, fabric)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+            remove_socket_root()
 
     def _replay(self, fabric, controller, work):
         trace, hosts = self.trace, [h.name for h in self.topology.hosts]
