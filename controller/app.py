@@ -55,7 +55,7 @@ class FlowSchedulerApp(app_manager.OSKenApp):
         super().__init__(*args, **kwargs)
         self.settings = ControllerSettings.read(os.environ["EMU_CONTROLLER_SETTINGS"])
         s = self.settings
-        self.topology = load_topology(s.topology)
+        self.topology = load_topology(s.topology).scaled_rates(s.link_rate_factor)
         self.routes = Routes(self.topology)
         self.switch_of_dpid = {int(n.internal[1:]): n.name for n in self.topology.switches}
         self.datapaths = {}
@@ -111,8 +111,9 @@ class FlowSchedulerApp(app_manager.OSKenApp):
         datapath = ev.datapath
         if ev.state == MAIN_DISPATCHER:
             self.datapaths[datapath.id] = datapath
-        elif ev.state == DEAD_DISPATCHER:
-            self.datapaths.pop(datapath.id, None)
+        elif ev.state == DEAD_DISPATCHER and self.datapaths.get(datapath.id) is datapath:
+            # a reconnected switch may already have registered its new connection
+            del self.datapaths[datapath.id]
 
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
     def barrier_reply_handler(self, ev):
@@ -178,7 +179,7 @@ class FlowSchedulerApp(app_manager.OSKenApp):
             self.server.push(record.reg.src, {
                 "push": "change", "flow_id": change.flow_id, "queue": change.new_queue,
                 "tos": tos_for_queue(change.new_queue, self.settings.num_queues),
-                "pace_bps": change.pace_bps})
+                "pace_bps": change.pace_bps, "reason": change.reason})
 
     # -- the flow registry --------------------------------------------------
 
@@ -227,8 +228,11 @@ class FlowSchedulerApp(app_manager.OSKenApp):
                               path=self.routes.directed_path(reg.src, reg.dst, flow_hash))
             changes = self.scheduler.add_flow(state, now)
             queue = changes[0].new_queue
-            sent = time.monotonic()
-            waits = self._install(record, queue, sent)
+            try:
+                waits = self._install(record, queue, time.monotonic())
+            except BaseException:
+                self.scheduler.complete_flow(reg.flow_id, now)   # keep the two views equal
+                raise
             self.flows[reg.flow_id] = record
             self.log.registrations += 1
             self._enforce(changes, skip=reg.flow_id)
@@ -236,8 +240,9 @@ class FlowSchedulerApp(app_manager.OSKenApp):
         for event in waits:
             if not event.wait(BARRIER_TIMEOUT):
                 raise ProtocolError("switch did not confirm the flow's rules in time")
-        return {"queue": queue, "tos": tos_for_queue(queue, self.settings.num_queues),
-                "pace_bps": state.pace_bps}
+        with self.lock:   # the decision now, which a tick may have changed meanwhile
+            return {"queue": state.queue, "tos": tos_for_queue(state.queue, self.settings.num_queues),
+                    "pace_bps": state.pace_bps}
 
     def on_progress(self, request):
         request.need("request_id", "layer")

@@ -35,12 +35,12 @@ class ControllerProcess:
     """One controller (os-ken + our app) for one run of one policy."""
 
     def __init__(self, topology_path, policy, out_dir, dilation, num_queues=8, policy_params=None,
-                 policy_config=None, tick=None, fit_sizes=(), fit_stages=()):
+                 policy_config=None, tick=None, fit_sizes=(), fit_stages=(), link_rate_factor=1.0):
         self.out_dir = os.path.abspath(out_dir)
         self._socket_dir = None
         self.proc = None
         self.settings = dict(
-            topology=os.path.abspath(topology_path), policy=policy,
+            topology=os.path.abspath(topology_path), link_rate_factor=link_rate_factor, policy=policy,
             policy_params=policy_params or {}, policy_config=policy_config,
             num_queues=num_queues, rate_scale=dilation.rate_scale, byte_scale=dilation.byte_scale,
             token=secrets.token_hex(16), out_dir=self.out_dir, tick=tick,

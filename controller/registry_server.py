@@ -89,6 +89,15 @@ class RegistryServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer)
         if not hmac.compare_digest(request.token.encode(), self.token.encode()):
             conn.send({"id": request.id, "ok": False, "error": "unauthenticated: bad token"})
             return False
+        if request.op == "register":
+            # A registration waits for the switches' barriers; on its own thread
+            # it does not hold up the host's other requests (replies carry ids).
+            threading.Thread(target=self._dispatch, args=(request, conn), daemon=True).start()
+        else:
+            self._dispatch(request, conn)
+        return True
+
+    def _dispatch(self, request, conn):
         try:
             if request.op == "hello":
                 request.need("host")
@@ -100,13 +109,12 @@ class RegistryServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer)
                 reply = getattr(self.handler, f"on_{request.op}")(request) or {}
         except ProtocolError as err:
             conn.send({"id": request.id, "ok": False, "error": str(err)})
-            return True
+            return
         except Exception as err:  # noqa: BLE001 - a bad request must not kill the server
             log.exception("registry request %s failed", request.op)
             conn.send({"id": request.id, "ok": False, "error": f"{type(err).__name__}: {err}"})
-            return True
+            return
         conn.send({"id": request.id, "ok": True, **reply})
-        return True
 
     def push(self, host, message):
         with self._hosts_lock:

@@ -9,6 +9,7 @@ class ControllerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     topology: str                      # topology file
+    link_rate_factor: float = 1.0      # its link rates scaled (a bandwidth sweep point)
     policy: str = "fair"
     policy_params: dict = Field(default_factory=dict)
     policy_config: str | None = None   # a user's policies YAML

@@ -58,6 +58,7 @@ class Fabric:
         self.datapath = None
         self.egress = []
         self._procs = []
+        self._qos_rows = []   # OVS QoS records we created (a root table: they outlive ports)
         self.ovs_status = ""
 
     # -- building ---------------------------------------------------------
@@ -73,16 +74,17 @@ class Fabric:
         self.net = Mininet(topo=None, build=False, controller=None, switch=OVSSwitch,
                            host=Host, link=Link, autoSetMacs=False, waitConnected=False)
         topo = self.topology
-        for host in topo.hosts:
-            self.net.addHost(host.internal, ip=f"{host.ip}/16", mac=host.mac)
-        for switch in topo.switches:
-            self.net.addSwitch(switch.internal, datapath=self.datapath,
-                               failMode="secure", protocols="OpenFlow13",
-                               dpid="%016x" % int(switch.internal[1:]))
-        for link in topo.links:
-            self.net.addLink(self._node(link.a), self._node(link.b),
-                             port1=self._port(link.a, link.b), port2=self._port(link.b, link.a))
         try:
+            # Mininet starts host shells and creates veths as nodes and links are added
+            for host in topo.hosts:
+                self.net.addHost(host.internal, ip=f"{host.ip}/16", mac=host.mac)
+            for switch in topo.switches:
+                self.net.addSwitch(switch.internal, datapath=self.datapath,
+                                   failMode="secure", protocols="OpenFlow13",
+                                   dpid="%016x" % int(switch.internal[1:]))
+            for link in topo.links:
+                self.net.addLink(self._node(link.a), self._node(link.b),
+                                 port1=self._port(link.a, link.b), port2=self._port(link.b, link.a))
             self.net.build()
             self.net.start()
             self._configure_interfaces()
@@ -148,7 +150,12 @@ class Fabric:
     def _run_in(self, node, args):
         if self.topology.nodes[node].is_host:
             proc = self._node(node).popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            out, err = proc.communicate(timeout=30)
+            try:
+                out, err = proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise
             if proc.returncode:
                 raise RuntimeError(f"{' '.join(args)} on {node}: {err.decode().strip()}")
         else:
@@ -171,7 +178,7 @@ class Fabric:
             for i, ifname in enumerate(ifnames):
                 args += ["--", "set", "port", ifname, f"qos=@noop{i}",
                          "--", f"--id=@noop{i}", "create", "qos", "type=linux-noop"]
-            ovs.run(args)
+            self._qos_rows += ovs.run(args).split()   # ovs-vsctl prints the new rows' UUIDs
         for port in self.egress:
             with tc.netlink(self._ns_pid(port.node)) as ipr:
                 tc.apply_port_plan(ipr, port.ifname, port.plan)
@@ -270,6 +277,12 @@ class Fabric:
             # Signals would interrupt the teardown half-way; hold them off.
             with _signals_deferred():
                 net.stop()
+                if self._qos_rows:
+                    args = ["ovs-vsctl"]
+                    for uuid in self._qos_rows:
+                        args += ["--", "--if-exists", "destroy", "qos", uuid]
+                    ovs.run(args, check=False)
+                    self._qos_rows = []
 
     def __enter__(self):
         return self.start()

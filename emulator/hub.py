@@ -9,13 +9,21 @@ and counts them so the orchestrator knows when the replay is over.
 
 import json
 import os
+import socket
 import socketserver
+import struct
 import threading
+
+SEND_TIMEOUT = 5
 
 
 class _AgentHandler(socketserver.StreamRequestHandler):
     def handle(self):
         hub = self.server.hub
+        # A stuck agent must not block broadcasts to everyone else (nor the
+        # orchestrator's timeout): sends give up after SEND_TIMEOUT seconds.
+        self.request.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                                struct.pack("ll", SEND_TIMEOUT, 0))
         with hub._lock:
             hub._conns.append(self)
         try:

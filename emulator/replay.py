@@ -60,7 +60,7 @@ class Replay:
             self.topology.path, self.scheduler, self.out_dir, self.dilation,
             num_queues=self.topology.links[0].queues, policy_params=self.policy_params,
             policy_config=self.policy_config, fit_sizes=[n.bytes for n in flows],
-            fit_stages=[n.stage for n in flows])
+            fit_stages=[n.stage for n in flows], link_rate_factor=self.topology.rate_factor)
         work = tempfile.mkdtemp(prefix="run-", dir=_socket_root())
         try:
             with controller:

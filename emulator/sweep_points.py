@@ -24,8 +24,7 @@ def scale_slo(trace, factor):
 def with_host_rate(topology, gbps):
     """The topology with every link scaled so that its host links run at ``gbps``."""
     factor = gbps * 1e9 / max(topology.host_link(h.name).rate_bps for h in topology.hosts)
-    links = [dataclasses.replace(l, rate_bps=l.rate_bps * factor) for l in topology.links]
-    return dataclasses.replace(topology, links=links)
+    return topology.scaled_rates(factor)
 
 
 def point_runner(parameter, topology, trace, trace_path, schedulers, emulated_rate,

@@ -21,7 +21,7 @@ a shell or an interface name.
 import ipaddress
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
@@ -190,6 +190,7 @@ class Topology:
     path: str
     nodes: dict = field(default_factory=dict)   # label -> Node
     links: list = field(default_factory=list)
+    rate_factor: float = 1.0   # link rates relative to the file (bandwidth sweeps)
 
     @property
     def hosts(self):
@@ -210,6 +211,11 @@ class Topology:
                 yield link.b, link
             elif link.b == node:
                 yield link.a, link
+
+    def scaled_rates(self, factor):
+        """This topology with every link rate multiplied by ``factor``."""
+        links = [replace(l, rate_bps=l.rate_bps * factor) for l in self.links]
+        return replace(self, links=links, rate_factor=self.rate_factor * factor)
 
     def max_rate_bps(self):
         return max(l.rate_bps for l in self.links)

@@ -38,10 +38,14 @@ def selftest_report(root_env, tmp_path_factory):
     return report, out
 
 
+def qos_rows():
+    return set(ovs.run(["ovs-vsctl", "--bare", "--columns=_uuid", "list", "qos"]).split())
+
+
 @pytest.mark.parametrize("name", ["single_tor_8", "leaf_spine", "fat_tree_k4"])
 def test_fabric_builds_and_all_hosts_reach_each_other(root_env, name):
     topo = load_topology(name)
-    bridges_before = set(ovs.bridges())
+    bridges_before, qos_before = set(ovs.bridges()), qos_rows()
     with Fabric(topo, Dilation.for_topology(topo)) as fabric:
         assert fabric.datapath in ("user", "kernel")
         created = set(ovs.bridges()) - bridges_before
@@ -53,6 +57,7 @@ def test_fabric_builds_and_all_hosts_reach_each_other(root_env, name):
             assert sorted(stats) == list(range(port.plan.num_queues))
             assert all("bytes" in s for s in stats.values())
     assert set(ovs.bridges()) == bridges_before
+    assert qos_rows() == qos_before        # OVS keeps QoS rows after their ports: we remove ours
     assert not shells()
     assert not emulated_links()
 

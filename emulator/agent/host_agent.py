@@ -2,6 +2,7 @@
 
 import json
 import os
+import queue
 import socket
 import threading
 import time
@@ -42,6 +43,8 @@ class HostAgent:
         self.timers = TimerWheel()
         self.stopped = threading.Event()
         self.t0 = None
+        self._reports = queue.Queue()
+        self._senders = []
 
     # -- life cycle -------------------------------------------------------
 
@@ -58,8 +61,12 @@ class HostAgent:
         threading.Thread(target=transfers.serve_receiver, args=(self, listener), daemon=True).start()
         threading.Thread(target=udp_transfers.UdpReceiver(self, datagrams).serve, daemon=True).start()
         threading.Thread(target=self._report_bytes, daemon=True).start()
+        threading.Thread(target=self._send_reports, daemon=True).start()
         self.hub.send({"op": "ready", "host": self.host})
         self.stopped.wait()
+        deadline = time.monotonic() + 10
+        for sender in list(self._senders):   # their records finish after the receiver's
+            sender.join(max(0.0, deadline - time.monotonic()))
         listener.close()
         datagrams.close()
         self.timers.stop()
@@ -106,7 +113,9 @@ class HostAgent:
             self.timers.at(start + node["duration_us"] * 1e-6 * self.dilation,
                            self._compute_done, nid, start)
         else:
-            threading.Thread(target=transfers.send_flow, args=(self, node), daemon=True).start()
+            sender = threading.Thread(target=transfers.send_flow, args=(self, node), daemon=True)
+            self._senders.append(sender)
+            sender.start()
 
     def _compute_done(self, nid, start):
         self.add_record({"node_id": nid, "role": "compute", "start": start, "end": time.monotonic()})
@@ -114,8 +123,12 @@ class HostAgent:
 
     def flow_received(self, flow_id):
         """This host received every byte of ``flow_id``: the flow node is done."""
-        self._report("complete", flow_id=flow_id)
         self.node_done(flow_id)
+        self._report("complete", flow_id=flow_id)
+
+    def report_abort(self, flow_id):
+        """A registered flow failed at the sender: the controller forgets it."""
+        self._report("complete", flow_id=flow_id)
 
     def node_done(self, nid):
         self.hub.send({"op": "done", "node": nid})
@@ -140,19 +153,31 @@ class HostAgent:
             self._release(child)
 
     def on_failed(self, nid, reason):
-        with self._lock:
-            if nid in self._seen:
-                return
-            self._seen.add(nid)
-            children = list(self.dependents.get(nid, ()))
-        for child in children:
-            self.node_failed(child, f"dependency {nid} failed")
+        """Fail ``nid`` and, transitively, every local node that depends on it."""
+        todo = [nid]
+        while todo:
+            failed = todo.pop()
+            with self._lock:
+                if failed in self._seen:
+                    continue
+                self._seen.add(failed)
+                children = list(self.dependents.get(failed, ()))
+            for child in children:
+                self.hub.send({"op": "failed", "node": child, "reason": f"dependency {failed} failed"})
+                todo.append(child)
 
     def _report(self, op, **fields):
-        try:
-            self.registry.request(op, **fields)
-        except RegistryError as err:
-            self.add_record({"role": "error", "op": op, "error": str(err), **fields})
+        """Queue a report for the controller; sent in order by one thread, so
+        timers and receivers never wait on the controller."""
+        self._reports.put((op, fields))
+
+    def _send_reports(self):
+        while True:
+            op, fields = self._reports.get()
+            try:
+                self.registry.request(op, **fields)
+            except (RegistryError, OSError) as err:
+                self.add_record({"role": "error", "op": op, "error": str(err), **fields})
 
     def _report_bytes(self):
         while not self.stopped.wait(BYTES_REPORT_PERIOD):

@@ -4,6 +4,7 @@ import heapq
 import itertools
 import threading
 import time
+import traceback
 
 
 class TimerWheel:
@@ -29,7 +30,10 @@ class TimerWheel:
                 if self._stopped:
                     return
                 _, _, callback, args = heapq.heappop(self._heap)
-            callback(*args)
+            try:
+                callback(*args)
+            except Exception:  # noqa: BLE001 - one failed callback must not stop the clock
+                traceback.print_exc()
 
     def stop(self):
         with self._cond:

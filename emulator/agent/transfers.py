@@ -13,13 +13,22 @@ _ZEROS = memoryview(bytes(CHUNK))
 class ActiveSend:
     """A flow being sent; the controller's pushes re-mark and re-pace its socket."""
 
-    def __init__(self, sock, emu_bytes, queue, udp=False):
+    def __init__(self, sock, emu_bytes, udp=False):
         self.sock = sock
         self.emu_bytes = emu_bytes
         self.written = 0
         self.udp = udp
         self.udp_rate_bps = None      # emulated pacing of a UDP flow (None: line rate)
-        self.queues = [(time.monotonic(), queue, "initial")]
+        self.queues = []              # (instant, queue, reason) as applied to the socket
+        self.lock = threading.Lock()
+
+    def apply(self, agent, queue, tos, pace_bps, reason):
+        """Mark and pace the socket for ``queue``; a push and the registration
+        reply may race, so the first one applied wins and later ones follow."""
+        with self.lock:
+            tcp_socket.set_tos(self.sock, tos)
+            self.pace(agent, pace_bps)
+            self.queues.append((time.monotonic(), queue, reason))
 
     def pace(self, agent, real_bps):
         """Apply the controller's pacing rate (real bit/s, None: unpaced)."""
@@ -49,6 +58,9 @@ def send_flow(agent, node):
     try:
         sock.bind((agent.ip, 0))
         sport = sock.getsockname()[1]
+        # Known before registering, so a push that beats the reply still lands.
+        active = ActiveSend(sock, emu_bytes, udp)
+        agent.sending[node["id"]] = active
         reply = agent.registry.request("register", flow={
             "flow_id": node["id"], "request_id": node["request_id"], "stage": node["stage"],
             "layer": node.get("layer"), "bytes": int(node["bytes"]),
@@ -56,11 +68,8 @@ def send_flow(agent, node):
             "src": agent.host, "dst": node["dst"], "proto": "udp" if udp else "tcp",
             "sport": sport, "dport": agent.data_port})
         record["registered"] = time.monotonic()
-        tcp_socket.set_tos(sock, reply["tos"])
-        active = ActiveSend(sock, emu_bytes, reply["queue"], udp)
-        if reply.get("pace_bps"):
-            active.pace(agent, reply["pace_bps"])
-        agent.sending[node["id"]] = active
+        if not active.queues:
+            active.apply(agent, reply["queue"], reply["tos"], reply.get("pace_bps"), "initial")
         sock.connect((agent.peers[node["dst"]], agent.data_port))
         record["start"] = time.monotonic()
         if udp:
@@ -73,6 +82,8 @@ def send_flow(agent, node):
     except Exception as err:  # noqa: BLE001 - reported as the flow's failure
         record["status"] = "failed"
         record["reason"] = f"sender {agent.host}: {type(err).__name__}: {err}"
+        if "registered" in record:   # the controller must stop scheduling it
+            agent.report_abort(node["id"])
     finally:
         agent.sending.pop(node["id"], None)
         sock.close()
@@ -101,11 +112,10 @@ def apply_push(agent, message):
     if active is None:
         return
     try:
-        tcp_socket.set_tos(active.sock, message["tos"])
-        active.pace(agent, message.get("pace_bps"))
+        active.apply(agent, message["queue"], message["tos"], message.get("pace_bps"),
+                     message.get("reason", "change"))
     except OSError:
         return   # the flow just finished
-    active.queues.append((time.monotonic(), message["queue"], message.get("reason", "change")))
 
 
 def serve_receiver(agent, listener):

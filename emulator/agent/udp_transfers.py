@@ -17,7 +17,7 @@ MAGIC = b"LLMU"
 DATA, FIN = 1, 2
 _HEAD = struct.Struct("!4sBIQH")     # magic, kind, sequence, flow bytes, flow-id length
 IP_UDP_HEADERS = 28
-IDLE_END = 2.0
+IDLE_END = 10.0   # emulated seconds; a starved flow may pause for long
 
 
 def _payload_size(mtu, flow_id):
@@ -77,8 +77,8 @@ class UdpReceiver:
             with self.lock:
                 state = self.flows.get(flow_id)
                 if state is None:
-                    if kind == FIN and flow_id in self.agent.udp_done:
-                        continue
+                    if flow_id in self.agent.udp_done:
+                        continue      # late datagrams of a flow already ended
                     state = self.flows[flow_id] = [None, now, 0, size]
                 if kind == DATA:
                     state[0] = state[0] or now
@@ -86,6 +86,7 @@ class UdpReceiver:
                     state[2] += payload
                     continue
                 del self.flows[flow_id]
+                self.agent.udp_done.add(flow_id)
             self._finish(flow_id, state)
 
     def _expire(self):
@@ -96,12 +97,12 @@ class UdpReceiver:
                 stale = [(f, s) for f, s in self.flows.items() if s[1] < limit]
                 for flow_id, _ in stale:
                     del self.flows[flow_id]
+                    self.agent.udp_done.add(flow_id)
             for flow_id, state in stale:
                 self._finish(flow_id, state)
 
     def _finish(self, flow_id, state):
         first, last, got, size = state
-        self.agent.udp_done.add(flow_id)
         self.agent.add_record({"flow_id": flow_id, "role": "recv", "first_byte": first,
                                "last_byte": last, "bytes_received": got,
                                "lost_bytes": max(0, size - got)})
