@@ -31,13 +31,7 @@ def read_jsonl(path):
             check_record(record, where)
             if record["kind"] == "header":
                 raise UserError(where, "a second header line (only the first line is a header)")
-            obj = from_record(record)
-            if record["kind"] == "request":
-                trace.requests.append(obj)
-                trace.request_where.append(where)
-            else:
-                trace.nodes.append(obj)
-                trace.node_where.append(where)
+            trace.add(from_record(record), where)
     if not header_seen:
         raise UserError(f"{path}:1", "empty trace file (expected a header line "
                                      f'{{"kind": "header", "format": "{FORMAT_NAME}", '

@@ -45,14 +45,7 @@ def read_parquet(path):
     values = [table.column(name).to_pylist() for name in names]
     for row, cells in enumerate(zip(*values), start=1):
         record = {name: value for name, value in zip(names, cells) if value is not None}
-        obj = from_record(record)
-        where = f"{path}: row {row}"
-        if record["kind"] == "request":
-            trace.requests.append(obj)
-            trace.request_where.append(where)
-        else:
-            trace.nodes.append(obj)
-            trace.node_where.append(where)
+        trace.add(from_record(record), f"{path}: row {row}")
     trace.fields_checked = True
     return trace
 

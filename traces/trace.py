@@ -27,6 +27,15 @@ class Trace:
     fields_checked: bool = field(default=False, repr=False)
 
     # -- lookups --------------------------------------------------------------
+    def add(self, record, where):
+        """Append a request or node read from ``where`` ("file:line")."""
+        if record.kind == "request":
+            self.requests.append(record)
+            self.request_where.append(where)
+        else:
+            self.nodes.append(record)
+            self.node_where.append(where)
+
     def flows(self):
         return [n for n in self.nodes if isinstance(n, FlowNode)]
 
