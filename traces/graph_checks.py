@@ -80,32 +80,26 @@ def topological_order(nodes, node_index):
     cycle.  Kahn's algorithm, iterative so huge traces do not hit recursion
     limits.
     """
-    waiting = [len(node.deps) for node in nodes]
-    children = [[] for _ in nodes]
-    for i, node in enumerate(nodes):
-        for dep in node.deps:
-            children[node_index[dep]].append(i)
-    ready = [i for i, count in enumerate(waiting) if count == 0]
-    order = []
-    while ready:
-        i = ready.pop()
-        order.append(i)
-        for child in children[i]:
-            waiting[child] -= 1
-            if waiting[child] == 0:
-                ready.append(child)
-    leftover = [i for i, count in enumerate(waiting) if count > 0]
+    order = _kahn(nodes, node_index)
+    placed = set(order)
+    leftover = [i for i in range(len(nodes)) if i not in placed]
     return order, leftover
 
 
 def stable_topological_order(nodes):
     """Indices of an acyclic ``nodes`` list, dependencies first, otherwise in list order."""
-    index = {node.id: i for i, node in enumerate(nodes)}
+    return _kahn(nodes, {node.id: i for i, node in enumerate(nodes)})
+
+
+def _kahn(nodes, node_index):
+    """Kahn's algorithm, iterative (huge traces), taking the lowest ready index
+    first so the order keeps the list order wherever dependencies allow.
+    Nodes on or behind a cycle are left out."""
     waiting = [len(node.deps) for node in nodes]
     children = [[] for _ in nodes]
     for i, node in enumerate(nodes):
         for dep in node.deps:
-            children[index[dep]].append(i)
+            children[node_index[dep]].append(i)
     ready = [i for i, count in enumerate(waiting) if count == 0]
     heapq.heapify(ready)
     order = []
