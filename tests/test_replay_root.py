@@ -120,7 +120,10 @@ def test_a_dead_agent_is_reported_not_hung_on(root_env, topo, tmp_path):
     assert not thread.is_alive(), "the replay hung on a dead agent"
     flows = pd.read_csv(tmp_path / "flows.csv").set_index("flow_id")
     assert flows.loc["a.a2a", "status"] == "failed"
-    assert "agent on h1 exited" in flows.loc["a.a2a", "reason"]
+    # whichever side notices first names the cause: the orchestrator (dead
+    # agent) or the receiver (the connection closed short of the flow's bytes)
+    reason = flows.loc["a.a2a", "reason"]
+    assert "agent on h1 exited" in reason or "receiver h3: got" in reason, reason
     assert flows.loc["b.p2d", "status"] == "ok"
     assert result["fidelity"]["flows_failed"] == 1
 
