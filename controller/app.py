@@ -5,21 +5,32 @@ the per-destination forwarding computed from the topology file), the
 ``add_flow`` helper, event handlers; then the flow-registry handlers that
 drive the policy under test.
 
-Enforcement, one connection per flow (option (a) of the controller issue):
-a registered flow gets a 5-tuple rule on every switch of its path; the first
-switch re-marks DSCP to the flow's queue (a ToR at a trust boundary), so the
-decision holds whatever the sender set, and each egress classifies by DSCP
-into its strict-priority queue.  A queue change rewrites that one rule with
-``OFPFC_MODIFY_STRICT`` and pushes the new TOS (and Karuna's pacing rate) to
-the sender's agent, which moves the socket's own NIC queue with ``IP_TOS``.
-DSCP classification works on the userspace datapath, where OVS ignores
-``set_queue`` for Linux QoS, and on the kernel datapath alike.
+Enforcement, one connection per flow: before time zero the orchestrator
+declares every flow of the trace with its 5-tuple, and where a switch has a
+choice of equal-cost next hops the flow's ECMP path (the one the policy sees)
+is pinned there with a 5-tuple rule.  At run time no OpenFlow message is on
+a flow's path: the sender marks its packets, as PIAS, Karuna and pFabric
+hosts do, and every egress (switch port and host NIC) classifies by DSCP
+into its strict-priority queue.  Each decision (arrival, promotion,
+demotion, pacing) is pushed to the sender's agent, which sets ``IP_TOS`` and
+``SO_MAX_PACING_RATE`` on the flow's socket; the agent records when it
+applied it, so decision-to-marking latency is measured, not assumed.
+
+A flow starts the moment it is ready, at the provisional marking (the lowest
+queue), and moves when its decision lands: waiting for the controller would
+cost a round trip per flow, and a lowest-priority start never takes
+bandwidth a decided flow would have had.
+
+Everything the policy sees runs on the flow registry's one event-loop
+thread (:mod:`controller.registry_server`): notices, decisions and ticks.
 """
 
 import logging
 import os
 import threading
 import time
+
+import numpy as np
 
 from controller.compat import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER, app_manager,
                                ofp_event, ofproto_v1_3, set_ev_cls)
@@ -30,7 +41,7 @@ from controller.policies.scheduler import Scheduler
 from controller.protocol import ProtocolError
 from controller.registry_server import RegistryServer
 from controller.settings import ControllerSettings
-from emulator.queues import dscp_for_queue, tos_for_queue
+from emulator.queues import tos_for_queue
 from emulator.routing import Routes
 from emulator.topology import load_topology
 
@@ -42,10 +53,13 @@ log = logging.getLogger("controller")
 
 
 class FlowRecord:
-    __slots__ = ("reg", "hops", "match_fields")
+    """A declared flow: its registration and the scheduler state it gets on arrival."""
 
-    def __init__(self, reg, hops, match_fields):
-        self.reg, self.hops, self.match_fields = reg, hops, match_fields
+    __slots__ = ("reg", "state", "arrived", "match_fields", "hops")
+
+    def __init__(self, reg, state):
+        self.reg, self.state, self.arrived = reg, state, False
+        self.match_fields, self.hops = None, ()
 
 
 class FlowSchedulerApp(app_manager.OSKenApp):
@@ -65,16 +79,16 @@ class FlowSchedulerApp(app_manager.OSKenApp):
         if s.fit_sizes:
             self.scheduler.fit(s.fit_sizes, s.fit_stages or None)
         self.tick = s.tick if s.tick is not None else policy.tick
-        self.lock = threading.RLock()
-        self.flows = {}
+        self.flows = {}              # flow id -> FlowRecord, declared before time zero
+        self.active = 0              # flows arrived and not complete
         self.t0 = None
         self.log = ChangeLog(s.out_dir)
+        self.decide_latencies = []   # seconds from a notice's arrival to its decisions' push
         self._barriers = {}
-        self._stop = threading.Event()
+        self._barrier_lock = threading.Lock()
         self.server = RegistryServer(s.socket_path, s.token, self)
+        self.loop = self.server.loop
         self.server.start()
-        if self.tick:
-            threading.Thread(target=self._tick_loop, name="tick", daemon=True).start()
 
     # -- switches ---------------------------------------------------------
 
@@ -99,13 +113,6 @@ class FlowSchedulerApp(app_manager.OSKenApp):
         datapath.send_msg(mod)
         self.log.flow_mods += 1
 
-    def delete_flow(self, datapath, priority, match):
-        ofproto, parser = datapath.ofproto, datapath.ofproto_parser
-        datapath.send_msg(parser.OFPFlowMod(
-            datapath=datapath, priority=priority, match=match, command=ofproto.OFPFC_DELETE_STRICT,
-            out_port=ofproto.OFPP_ANY, out_group=ofproto.OFPG_ANY))
-        self.log.flow_mods += 1
-
     @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
     def state_change_handler(self, ev):
         datapath = ev.datapath
@@ -117,7 +124,8 @@ class FlowSchedulerApp(app_manager.OSKenApp):
 
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
     def barrier_reply_handler(self, ev):
-        waiter = self._barriers.pop((ev.msg.datapath.id, ev.msg.xid), None)
+        with self._barrier_lock:
+            waiter = self._barriers.pop((ev.msg.datapath.id, ev.msg.xid), None)
         if waiter:
             event, sent = waiter
             self.log.rule_installed(time.monotonic() - sent)
@@ -127,11 +135,12 @@ class FlowSchedulerApp(app_manager.OSKenApp):
         request = datapath.ofproto_parser.OFPBarrierRequest(datapath)
         datapath.set_xid(request)
         event = threading.Event()
-        self._barriers[(datapath.id, request.xid)] = (event, sent)
+        with self._barrier_lock:
+            self._barriers[(datapath.id, request.xid)] = (event, sent)
         datapath.send_msg(request)
         return event
 
-    # -- per-flow rules ---------------------------------------------------
+    # -- paths pinned before time zero ----------------------------------------
 
     def _datapath(self, switch):
         dpid = int(self.topology.nodes[switch].internal[1:])
@@ -140,146 +149,154 @@ class FlowSchedulerApp(app_manager.OSKenApp):
             raise ProtocolError(f"switch {switch} is not connected")
         return datapath
 
-    def _flow_actions(self, datapath, port, queue=None):
-        parser = datapath.ofproto_parser
-        actions = []
-        if queue is not None:   # the first hop re-marks: the controller's decision holds
-            actions.append(parser.OFPActionSetField(ip_dscp=dscp_for_queue(queue, self.settings.num_queues)))
-        return actions + [parser.OFPActionOutput(port)]
+    def _pin_paths(self, records):
+        """A 5-tuple rule wherever a flow's switch has a choice of next hop.
 
-    def _install(self, record, queue, sent):
-        waits = []
-        for i, (switch, port) in enumerate(record.hops):
-            datapath = self._datapath(switch)
-            match = datapath.ofproto_parser.OFPMatch(**record.match_fields)
-            self.add_flow(datapath, FLOW_PRIORITY, match,
-                          self._flow_actions(datapath, port, queue if i == 0 else None))
-            waits.append(self._barrier(datapath, sent))
-        return waits
+        Elsewhere the per-destination rule already takes the one shortest
+        path, so single-path fabrics (one ToR) get no per-flow rule at all.
+        """
+        sent, waits, rules = time.monotonic(), {}, 0
+        for record in records:
+            reg = record.reg
+            for switch, port in record.hops:
+                if len(self.routes.next_hops(switch, reg.dst)) < 2:
+                    continue
+                datapath = self._datapath(switch)
+                parser = datapath.ofproto_parser
+                self.add_flow(datapath, FLOW_PRIORITY, parser.OFPMatch(**record.match_fields),
+                              [parser.OFPActionOutput(port)])
+                rules += 1
+                waits[switch] = datapath
+        events = [self._barrier(datapath, sent) for datapath in waits.values()]
+        for event in events:
+            if not event.wait(BARRIER_TIMEOUT):
+                raise ProtocolError("a switch did not confirm the pinned paths in time")
+        return rules
 
-    def _remark(self, record, queue, sent):
-        switch, port = record.hops[0]
-        datapath = self._datapath(switch)
-        match = datapath.ofproto_parser.OFPMatch(**record.match_fields)
-        self.add_flow(datapath, FLOW_PRIORITY, match, self._flow_actions(datapath, port, queue),
-                      command=datapath.ofproto.OFPFC_MODIFY_STRICT)
-        self._barrier(datapath, sent)
-
-    def _enforce(self, changes, skip=None):
-        """Apply the scheduler's changes: switch rule, sender push, log."""
-        sent = time.monotonic()
-        for change in changes:
-            self.log.change(change)
-            if change.flow_id == skip:
-                continue
-            record = self.flows.get(change.flow_id)
-            if record is None:
-                continue
-            self._remark(record, change.new_queue, sent)
-            self.server.push(record.reg.src, {
-                "push": "change", "flow_id": change.flow_id, "queue": change.new_queue,
-                "tos": tos_for_queue(change.new_queue, self.settings.num_queues),
-                "pace_bps": change.pace_bps, "reason": change.reason})
-
-    # -- the flow registry --------------------------------------------------
+    # -- the flow registry (all on the registry's loop thread) ---------------------
 
     def now(self):
         if self.t0 is None:
             raise ProtocolError("the experiment has not started (send 'start' first)")
         return (time.monotonic() - self.t0) / self.settings.time_dilation
 
-    def on_start(self, request):
-        request.need("t0")
-        with self.lock:
-            self.t0 = request.t0
+    def on_hello(self, request):
+        # Bytes reports are needed only by policies that read them at ticks.
+        return {"bytes_period": self.tick / 2 if self.tick else None}
 
     def on_ping(self, request):
         return {}
 
     def on_status(self, request):
-        with self.lock:
-            return {"switches": sorted(self.switch_of_dpid[d] for d in self.datapaths
-                                       if d in self.switch_of_dpid),
-                    "expected_switches": len(self.switch_of_dpid),
-                    "flows": len(self.flows), "policy": self.scheduler.policy.name,
-                    "changes": self.log.changes}
+        return {"switches": sorted(self.switch_of_dpid[d] for d in list(self.datapaths)
+                                   if d in self.switch_of_dpid),
+                "expected_switches": len(self.switch_of_dpid),
+                "flows": self.active, "declared": len(self.flows),
+                "policy": self.scheduler.policy.name, "changes": self.log.changes}
 
-    def on_register(self, request):
-        request.need("flow")
-        reg = request.flow
-        for host in (reg.src, reg.dst):
-            if host not in self.host_ips:
-                raise ProtocolError(f"flow.{'src' if host == reg.src else 'dst'}: unknown host {host!r}")
-        if reg.src == reg.dst:
-            raise ProtocolError("flow: src and dst are the same host")
+    def on_declare(self, request):
+        request.need("flow_table")
+        records = []
+        seen = set()
+        for i, reg in enumerate(request.flow_table):
+            where = f"flow_table[{i}]"
+            for field, host in (("src", reg.src), ("dst", reg.dst)):
+                if host not in self.host_ips:
+                    raise ProtocolError(f"{where}.{field}: unknown host {host!r}")
+            if reg.src == reg.dst:
+                raise ProtocolError(f"{where}: src and dst are the same host")
+            if reg.flow_id in self.flows or reg.flow_id in seen:
+                raise ProtocolError(f"{where}: flow {reg.flow_id!r} is already declared")
+            seen.add(reg.flow_id)
+            records.append(self._record(reg))
+        rules = self._pin_paths(records)
+        for record in records:
+            self.flows[record.reg.flow_id] = record
+        self.log.registrations += len(records)
+        return {"declared": len(records), "rules": rules}
+
+    def _record(self, reg):
         src_ip, dst_ip = self.host_ips[reg.src], self.host_ips[reg.dst]
         proto = IP_PROTO[reg.proto]
         flow_hash = Routes.flow_hash(src_ip, dst_ip, proto, reg.sport, reg.dport)
+        state = FlowState(reg.flow_id, reg.request_id, reg.stage, reg.bytes, layer=reg.layer,
+                          deadline=reg.deadline, src=reg.src, dst=reg.dst,
+                          path=self.routes.directed_path(reg.src, reg.dst, flow_hash))
+        record = FlowRecord(reg, state)
         l4 = "tcp" if reg.proto == "tcp" else "udp"
-        match_fields = {"eth_type": 0x0800, "ip_proto": proto, "ipv4_src": src_ip, "ipv4_dst": dst_ip,
-                        f"{l4}_src": reg.sport, f"{l4}_dst": reg.dport}
-        with self.lock:
-            now = self.now()
-            if reg.flow_id in self.flows:
-                raise ProtocolError(f"flow {reg.flow_id!r} is already registered")
-            record = FlowRecord(reg, self.routes.switch_hops(reg.src, reg.dst, flow_hash), match_fields)
-            state = FlowState(reg.flow_id, reg.request_id, reg.stage, reg.bytes * 1, layer=reg.layer,
-                              deadline=reg.deadline, src=reg.src, dst=reg.dst,
-                              path=self.routes.directed_path(reg.src, reg.dst, flow_hash))
-            changes = self.scheduler.add_flow(state, now)
-            queue = changes[0].new_queue
-            try:
-                waits = self._install(record, queue, time.monotonic())
-            except BaseException:
-                self.scheduler.complete_flow(reg.flow_id, now)   # keep the two views equal
-                raise
-            self.flows[reg.flow_id] = record
-            self.log.registrations += 1
-            self._enforce(changes, skip=reg.flow_id)
-        # reply once the rules are in the switches, so the flow starts marked
-        for event in waits:
-            if not event.wait(BARRIER_TIMEOUT):
-                raise ProtocolError("switch did not confirm the flow's rules in time")
-        with self.lock:   # the decision now, which a tick may have changed meanwhile
-            return {"queue": state.queue, "tos": tos_for_queue(state.queue, self.settings.num_queues),
-                    "pace_bps": state.pace_bps}
+        record.match_fields = {"eth_type": 0x0800, "ip_proto": proto, "ipv4_src": src_ip,
+                               "ipv4_dst": dst_ip, f"{l4}_src": reg.sport, f"{l4}_dst": reg.dport}
+        record.hops = self.routes.switch_hops(reg.src, reg.dst, flow_hash)
+        return record
+
+    def on_start(self, request):
+        request.need("t0")
+        self.t0 = request.t0
+        if self.tick:
+            period = self.tick * self.settings.time_dilation
+            self.loop.call_at(self.t0 + period, self._tick, period)
+
+    def on_arrive(self, request):
+        request.need("flow_id")
+        received = time.monotonic()
+        record = self.flows.get(request.flow_id)
+        if record is None:
+            raise ProtocolError(f"flow {request.flow_id!r} was not declared")
+        if record.arrived:
+            raise ProtocolError(f"flow {request.flow_id!r} already arrived")
+        record.arrived = True
+        self.active += 1
+        self._enforce(self.scheduler.add_flow(record.state, self.now()), received)
 
     def on_progress(self, request):
         request.need("request_id", "layer")
-        with self.lock:
-            self._enforce(self.scheduler.report_progress(request.request_id, request.layer, self.now()))
+        received = time.monotonic()
+        self._enforce(self.scheduler.report_progress(request.request_id, request.layer, self.now()),
+                      received)
 
     def on_bytes(self, request):
         request.need("flows")
-        with self.lock:
-            for flow_id, sent in request.flows.items():
-                if flow_id in self.flows and sent >= 0:
-                    self.scheduler.report_bytes(flow_id, sent)
+        for flow_id, sent in request.flows.items():
+            if flow_id in self.scheduler.view.flows and sent >= 0:
+                self.scheduler.report_bytes(flow_id, sent)
 
     def on_complete(self, request):
         request.need("flow_id")
-        with self.lock:
-            record = self.flows.pop(request.flow_id, None)
-            if record is None:
-                raise ProtocolError(f"flow {request.flow_id!r} is not registered")
-            for switch, _ in record.hops:
-                datapath = self._datapath(switch)
-                self.delete_flow(datapath, FLOW_PRIORITY,
-                                 datapath.ofproto_parser.OFPMatch(**record.match_fields))
-            self._enforce(self.scheduler.complete_flow(request.flow_id, self.now()))
+        received = time.monotonic()
+        record = self.flows.get(request.flow_id)
+        if record is None or not record.arrived:
+            raise ProtocolError(f"flow {request.flow_id!r} is not active")
+        if request.flow_id not in self.scheduler.view.flows:
+            return    # both ends may report a failed flow
+        self.active -= 1
+        self._enforce(self.scheduler.complete_flow(request.flow_id, self.now()), received)
 
-    def _tick_loop(self):
-        period = self.tick * self.settings.time_dilation   # emulated seconds
-        while not self._stop.wait(period):
-            with self.lock:
-                if self.t0 is None or not self.flows:
-                    continue
-                try:
-                    self._enforce(self.scheduler.tick(self.now()))
-                except Exception:  # noqa: BLE001 - keep ticking; the log says why
-                    log.exception("tick failed")
+    def _tick(self, period):
+        if self.active:
+            received = time.monotonic()
+            try:
+                self._enforce(self.scheduler.tick(self.now()), received)
+            except Exception:  # noqa: BLE001 - keep ticking; the log says why
+                log.exception("tick failed")
+        self.loop.call_at(max(time.monotonic(), self.t0) + period, self._tick, period)
+
+    def _enforce(self, changes, received):
+        """Push each decision to the flow's sender and log it."""
+        decided = time.monotonic()
+        for change in changes:
+            self.log.change(change)
+            reg = self.flows[change.flow_id].reg
+            self.server.push(reg.src, {
+                "push": "decision", "flow_id": change.flow_id, "queue": change.new_queue,
+                "tos": tos_for_queue(change.new_queue, self.settings.num_queues),
+                "pace_bps": change.pace_bps, "reason": change.reason, "decided_at": decided})
+        if changes:
+            self.decide_latencies.append(decided - received)
 
     def close(self):
-        self._stop.set()
         self.server.close()
-        self.log.close(self.settings.time_dilation)
+        lat = np.array(self.decide_latencies) * 1e3
+        self.log.close(self.settings.time_dilation, extra={
+            "decide_latency_samples": int(lat.size),
+            "decide_latency_p50_ms": float(np.percentile(lat, 50)) if lat.size else None,
+            "decide_latency_p99_ms": float(np.percentile(lat, 99)) if lat.size else None})

@@ -24,7 +24,7 @@ class ChangeLog:
         self.changes = 0
         self.flow_mods = 0
         self.registrations = 0
-        self.rule_latencies = []        # emulated seconds from decision to barrier reply
+        self.rule_latencies = []        # emulated seconds from rules sent to barrier reply
         self.errors = 0
 
     def change(self, change):
@@ -39,7 +39,7 @@ class ChangeLog:
         with self._lock:
             self.rule_latencies.append(latency)
 
-    def stats(self, dilation=1.0):
+    def stats(self, dilation=1.0, extra=None):
         lat = np.array(self.rule_latencies) if self.rule_latencies else None
         return {
             "queue_changes": self.changes,
@@ -50,13 +50,14 @@ class ChangeLog:
             "rule_latency_p50_ms": None if lat is None else float(np.percentile(lat, 50) * 1e3),
             "rule_latency_p99_ms": None if lat is None else float(np.percentile(lat, 99) * 1e3),
             "time_dilation": dilation,
+            **(extra or {}),
         }
 
-    def close(self, dilation=1.0):
+    def close(self, dilation=1.0, extra=None):
         with self._lock:
             if not self._file.closed:
                 self._file.close()
         path = os.path.join(self.out_dir, "controller.json")
         with open(path + ".tmp", "w", encoding="utf-8") as handle:
-            json.dump(self.stats(dilation), handle, indent=2)
+            json.dump(self.stats(dilation, extra), handle, indent=2)
         os.replace(path + ".tmp", path)

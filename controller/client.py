@@ -60,6 +60,11 @@ class RegistryClient:
         with self._send_lock:
             self._sock.sendall(data)
 
+    def notify(self, op, **fields):
+        """Send a notice (no id: the controller replies only if it fails, as a push)."""
+        self.send_raw(json.dumps({"token": self.token, "op": op, **fields},
+                                 separators=(",", ":")).encode() + b"\n")
+
     def request(self, op, **fields):
         request_id = next(self._ids)
         box = queue.Queue(maxsize=1)

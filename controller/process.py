@@ -11,6 +11,7 @@ import tempfile
 import time
 
 from controller.client import RegistryClient, RegistryError
+from controller.protocol import DECLARE_CHUNK
 from controller.settings import ControllerSettings
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -106,6 +107,15 @@ class ControllerProcess:
 
     def client(self, host=None, on_push=None):
         return RegistryClient(self.socket_path, self.token, host=host, on_push=on_push)
+
+    @staticmethod
+    def declare(client, flow_table):
+        """Declare the trace's flows (in chunks under the line limit); returns
+        how many path rules the switches confirmed."""
+        rules = 0
+        for i in range(0, len(flow_table), DECLARE_CHUNK):
+            rules += client.request("declare", flow_table=flow_table[i:i + DECLARE_CHUNK])["rules"]
+        return rules
 
     def wait_for_switches(self, count, timeout=30.0):
         """Block until ``count`` switches are connected (ready for flows)."""

@@ -1,22 +1,36 @@
 """The flow-registry protocol between host agents and the controller.
 
-JSON Lines over a Unix stream socket: one request object per line, one
-reply per request (matching ``id``), and unsolicited pushes from the
-controller (``{"push": "change", ...}``) on connections that said ``hello``.
-A Unix socket is reachable from every host's network namespace (they share
-the filesystem) yet never crosses the emulated data network, and its file is
-readable by root only; every request also carries the run's token.
+JSON Lines over a Unix stream socket: one request object per line, a reply
+per request that carries an ``id`` (matching it), and unsolicited pushes from
+the controller on connections that said ``hello``.  A Unix socket is
+reachable from every host's network namespace (they share the filesystem)
+yet never crosses the emulated data network, and its file is readable by
+root only; every request also carries the run's token.
+
+Before time zero the orchestrator declares every flow of the trace with its
+5-tuple (``declare``), so the controller computes paths and pins them in the
+switches then; at run time an agent only streams notices, and the
+controller pushes each decision back.  Nothing at run time waits for a
+reply or for a switch.
 
 Requests (all units real: seconds, bytes, bit/s; 5-tuples are emulated):
 
-    hello     {host}                              -> {}          (this connection gets pushes)
-    register  {flow: FlowRegistration}            -> {queue, tos, pace_bps}
-    progress  {request_id, layer}                 -> {}
-    bytes     {flows: {flow_id: bytes_sent}}      -> {}
-    complete  {flow_id}                           -> {}
+    hello     {host}                              -> {bytes_period}  (this connection gets pushes)
+    declare   {flow_table: [FlowRegistration]}    -> {declared, rules}  (paths pinned in the switches)
     start     {t0: CLOCK_MONOTONIC seconds}       -> {}          (the experiment's time zero)
     status    {}                                  -> {switches, flows, policy, changes}
     ping      {}                                  -> {}
+
+Notices (sent without ``id``: no reply unless they fail, then a push
+``{"push": "error", "op", "error"}``):
+
+    arrive    {flow_id}                           a declared flow starts sending now
+    progress  {request_id, layer}                 a prefill starts executing ``layer``
+    bytes     {flows: {flow_id: bytes_sent}}      bytes acknowledged so far
+    complete  {flow_id}                           the flow ended (or failed)
+
+Pushes: ``{"push": "decision", flow_id, queue, tos, pace_bps, reason,
+decided_at}`` (``decided_at`` the controller's CLOCK_MONOTONIC instant).
 
 Every reply has ``ok``; a failed one has ``error`` with the reason.
 """
@@ -27,6 +41,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 MAX_LINE = 1 << 20   # bytes; a longer line is refused and the connection closed
+DECLARE_CHUNK = 1000  # flows per declare request: under MAX_LINE even with 200-byte ids
+NOTICES = frozenset({"arrive", "progress", "bytes", "complete"})
 
 
 class _Strict(BaseModel):
@@ -50,9 +66,10 @@ class FlowRegistration(_Strict):
 class Request(_Strict):
     id: int | str | None = None
     token: str
-    op: Literal["hello", "register", "progress", "bytes", "complete", "start", "status", "ping"]
+    op: Literal["hello", "declare", "arrive", "progress", "bytes", "complete", "start", "status",
+                "ping"]
     host: str | None = None
-    flow: FlowRegistration | None = None
+    flow_table: list[FlowRegistration] | None = None
     request_id: str | None = None
     layer: int | None = Field(default=None, ge=0)
     flows: dict[str, float] | None = None

@@ -1,139 +1,144 @@
-"""The flow-registry server: a threaded Unix-socket JSON-lines server.
+"""The flow-registry server: JSON lines over a Unix socket, on one event loop.
 
-It authenticates, parses and dispatches requests to a handler object with
-one method per op (``on_register(request, conn)``...), replies, and lets the
-handler push messages to the connection of a host.  A malformed,
+It authenticates, parses and dispatches each line to a handler object with
+one method per op (``on_declare(request)``...), replies, and lets the
+handler push messages to the connection of a host.  Every request carrying
+an ``id`` gets a reply; the runtime notices agents stream (``arrive``,
+``progress``, ``bytes``, ``complete``, sent without an id) get one only when
+they fail, so an agent never waits for the controller.  A malformed,
 unauthenticated or failing request gets ``{"ok": false, "error": reason}``;
 nothing a client sends can stop the server.
+
+One thread runs the loop and so every handler call: the policy and its view
+need no lock, and a burst of notices is handled in one pass, its pushes
+written once per connection.
 """
 
 import hmac
 import logging
 import os
-import socketserver
+import socket
 import threading
 
-from controller.protocol import MAX_LINE, ProtocolError, encode, parse_request, request_id_of
+from common.reactor import LineChannel, Reactor
+from controller.protocol import MAX_LINE, NOTICES, ProtocolError, encode, parse_request, request_id_of
 
 log = logging.getLogger(__name__)
 
 
 class Connection:
-    """One client connection; ``send`` is safe from any thread."""
+    """One client connection; pushes to it are written once per loop pass."""
 
-    def __init__(self, wfile):
-        self._wfile = wfile
-        self._lock = threading.Lock()
+    def __init__(self, server, sock):
+        self.server = server
         self.host = None
-        self.open = True
+        self.out = bytearray()
+        self.channel = LineChannel(server.loop, sock, lambda line: server.serve_line(line, self),
+                                   on_close=lambda: server.forget(self), max_line=MAX_LINE)
+
+    @property
+    def open(self):
+        return not self.channel.closed
 
     def send(self, message):
-        with self._lock:
-            if not self.open:
-                return False
-            try:
-                self._wfile.write(encode(message))
-                self._wfile.flush()
-                return True
-            except OSError:
-                self.open = False
-                return False
+        if self.channel.closed:
+            return False
+        if not self.out:
+            self.server.loop.call_soon(self.flush)
+        self.out += encode(message)
+        return True
+
+    def flush(self):
+        data, self.out = bytes(self.out), bytearray()
+        if data:
+            self.channel.send(data)
 
 
-class _Handler(socketserver.StreamRequestHandler):
-    def handle(self):
-        server = self.server
-        conn = Connection(self.wfile)
-        try:
-            while True:
-                line = self.rfile.readline(MAX_LINE + 1)
-                if not line:
-                    break
-                if len(line) > MAX_LINE:
-                    conn.send({"id": None, "ok": False, "error": f"line over {MAX_LINE} bytes"})
-                    break
-                if not line.strip():
-                    continue
-                if not server.serve_line(line, conn):
-                    break
-        except (OSError, ValueError):
-            pass
-        finally:
-            conn.open = False
-            server.forget(conn)
-
-
-class RegistryServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class RegistryServer:
     def __init__(self, path, token, handler):
         self.token = token
         self.handler = handler
         self.hosts = {}            # host -> Connection (for pushes)
-        self._hosts_lock = threading.Lock()
+        self.path = path
+        self.loop = Reactor()
+        self._thread = None
         old_umask = os.umask(0o177)    # socket file: owner (root) only
         try:
-            super().__init__(path, _Handler)
+            self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self._listener.bind(path)
         finally:
             os.umask(old_umask)
-        self.path = path
+        self._listener.listen(256)
+        self._listener.setblocking(False)
+        self.loop.add_reader(self._listener, self._accept)
+
+    def _accept(self):
+        while True:
+            try:
+                sock, _ = self._listener.accept()
+            except (BlockingIOError, OSError):
+                return
+            Connection(self, sock)
 
     def serve_line(self, line, conn):
-        """Handle one request line; False closes the connection."""
+        """Handle one request line."""
+        if len(line) > MAX_LINE:
+            conn.send({"id": None, "ok": False, "error": f"line over {MAX_LINE} bytes"})
+            conn.flush()
+            return
         try:
             request = parse_request(line)
         except ProtocolError as err:
             conn.send({"id": request_id_of(line), "ok": False, "error": str(err)})
-            return True
+            return
         if not hmac.compare_digest(request.token.encode(), self.token.encode()):
             conn.send({"id": request.id, "ok": False, "error": "unauthenticated: bad token"})
-            return False
-        if request.op == "register":
-            # A registration waits for the switches' barriers; on its own thread
-            # it does not hold up the host's other requests (replies carry ids).
-            threading.Thread(target=self._dispatch, args=(request, conn), daemon=True).start()
-        else:
-            self._dispatch(request, conn)
-        return True
-
-    def _dispatch(self, request, conn):
+            conn.flush()
+            conn.channel.close()
+            return
         try:
             if request.op == "hello":
                 request.need("host")
                 conn.host = request.host
-                with self._hosts_lock:
-                    self.hosts[request.host] = conn
-                reply = {}
+                self.hosts[request.host] = conn
+                reply = self.handler.on_hello(request) or {}
             else:
                 reply = getattr(self.handler, f"on_{request.op}")(request) or {}
         except ProtocolError as err:
-            conn.send({"id": request.id, "ok": False, "error": str(err)})
+            self._refuse(conn, request, str(err))
             return
         except Exception as err:  # noqa: BLE001 - a bad request must not kill the server
             log.exception("registry request %s failed", request.op)
-            conn.send({"id": request.id, "ok": False, "error": f"{type(err).__name__}: {err}"})
+            self._refuse(conn, request, f"{type(err).__name__}: {err}")
             return
-        conn.send({"id": request.id, "ok": True, **reply})
+        if request.id is not None or request.op not in NOTICES:
+            conn.send({"id": request.id, "ok": True, **reply})
+
+    def _refuse(self, conn, request, error):
+        if request.id is None and request.op in NOTICES:
+            log.warning("%s from %s refused: %s", request.op, conn.host, error)
+            conn.send({"push": "error", "op": request.op, "error": error})
+        else:
+            conn.send({"id": request.id, "ok": False, "error": error})
 
     def push(self, host, message):
-        with self._hosts_lock:
-            conn = self.hosts.get(host)
+        conn = self.hosts.get(host)
         return conn.send(message) if conn else False
 
     def forget(self, conn):
-        with self._hosts_lock:
-            if conn.host and self.hosts.get(conn.host) is conn:
-                del self.hosts[conn.host]
+        if conn.host and self.hosts.get(conn.host) is conn:
+            del self.hosts[conn.host]
 
     def start(self):
-        thread = threading.Thread(target=self.serve_forever, name="registry", daemon=True)
-        thread.start()
-        return thread
+        self._thread = threading.Thread(target=self.loop.run, name="registry", daemon=True)
+        self._thread.start()
+        return self._thread
 
     def close(self):
-        self.shutdown()
-        self.server_close()
+        if self._thread is not None and self._thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(5)
+        self._listener.close()
         try:
             os.unlink(self.path)
         except FileNotFoundError:

@@ -4,7 +4,6 @@
 kernel and dilation; each scheduler's tables go to ``DIR/<scheduler>/``.
 """
 
-import json
 import os
 import platform
 import subprocess

@@ -1,10 +1,12 @@
-"""The orchestrator's hub: the control channel between host agents.
+"""The orchestrator's hub: its control channel to the host agents.
 
 Agents connect over a Unix socket (reachable from every namespace, never on
-the emulated data network), say ``ready``, receive ``start`` with time zero,
-and report every node that ends (``done``) or fails (``failed``); the hub
-relays each report to every agent, so dependencies across hosts resolve,
-and counts them so the orchestrator knows when the replay is over.
+the emulated data network) and say ``listening``; the hub tells them to
+``connect`` their flows, they say ``ready``, then receive ``start`` with time
+zero and, at the end, ``stop``.  They report every node that ends (``done``)
+or fails (``failed``) so the orchestrator knows when the replay is over.
+Agents announce a done node directly to the agents that wait for it; a
+failure, rare, is relayed by the hub to every agent.
 """
 
 import json
@@ -55,7 +57,9 @@ class Hub:
     def __init__(self, path, expected_nodes):
         self.path = path
         self.expected = set(expected_nodes)
+        self.listening_hosts = set()
         self.ready_hosts = set()
+        self.connect_errors = 0
         self.done = set()
         self.failed = {}                 # node -> reason
         self._conns = []
@@ -73,8 +77,11 @@ class Hub:
     def _on_message(self, message):
         op = message["op"]
         with self._lock:
-            if op == "ready":
+            if op == "listening":
+                self.listening_hosts.add(message["host"])
+            elif op == "ready":
                 self.ready_hosts.add(message["host"])
+                self.connect_errors += int(message.get("connect_errors", 0))
             elif op == "done":
                 if message["node"] in self.done or message["node"] in self.failed:
                     return
@@ -84,7 +91,7 @@ class Hub:
                     return
                 self.failed[message["node"]] = message.get("reason", "")
             self.changed.notify_all()
-        if op in ("done", "failed"):
+        if op == "failed":
             self.broadcast(message)
 
     def broadcast(self, message):

@@ -48,6 +48,8 @@ class RunRecords:
             elif role == "compute":
                 self.computes[rec["node_id"]] = rec
         self.changes = queue_changes
+        self._nodes = {n.id: n for n in trace.nodes}
+        self._arrivals = {r.id: r.arrival_us for r in trace.requests}
 
     def us(self, instant):
         return None if instant is None else round(self.d.real_time(instant - self.t0) * 1e6, 3)
@@ -65,7 +67,7 @@ class RunRecords:
             rec = self.computes.get(node.id)
             return None if rec is None else rec["start"]
         rec = self.sends.get(node.id)
-        return None if rec is None else rec.get("ready")
+        return None if rec is None else rec.get("start")
 
     def flows(self):
         by_flow = self.changes.groupby("flow_id") if len(self.changes) else None
@@ -86,7 +88,7 @@ class RunRecords:
                 "layer": node.layer, "collective_id": coll, "src": node.src, "dst": node.dst,
                 "protocol": node.protocol, "bytes": node.bytes,
                 "bottleneck_bps": min(rates[link] for link in path),
-                "ready_us": self.us(send.get("ready")), "start_us": start,
+                "ready_us": self.us(self.dag_ready(node) or send.get("ready")), "start_us": start,
                 "first_byte_us": self.us(recv.get("first_byte")), "end_us": end,
                 "fct_us": None if start is None or end is None else round(end - start, 3),
                 "queue_initial": None if ch is None else int(ch["new_queue"].iloc[0]),
@@ -144,10 +146,58 @@ class RunRecords:
                     count += 1
         return count
 
-    def start_lags_us(self):
-        """Start lag (start - ready) of every flow, emulated microseconds."""
-        return np.array([(s["start"] - s["ready"]) * 1e6 for s in self.sends.values()
-                         if s.get("start") is not None])
+    def dag_ready(self, node):
+        """The instant ``node`` could start: its request arrived and every
+        dependency ended (None when one never did)."""
+        ready = self.t0 + self.d.emu_time(self._arrivals[node.request_id] / 1e6)
+        for dep in node.deps:
+            end = self.node_end(self._nodes[dep])
+            if end is None:
+                return None
+            ready = max(ready, end)
+        return ready
+
+    def engine_overheads(self):
+        """What the replay engine itself costs, in wall-clock microseconds.
+
+        * ``start_lag``: flows, from the instant the DAG made them ready (the
+          end of their last dependency, wherever it ran, or their request's
+          arrival) to their first byte written: notification, timer and
+          loop latency.
+        * ``dispatch_lag``: the same for every node, compute included.
+        * ``compute_overrun``: how much later than its duration a timed compute
+          node ended.
+        * ``decision_to_mark``: from the controller's decision to the sender's
+          socket carrying it (``IP_TOS``, pacing).
+        * ``provisional``: how long a flow sent at the provisional marking
+          before its first decision landed.
+        """
+        start_lag, dispatch, overrun, to_mark, provisional = [], [], [], [], []
+        for node in self.trace.nodes:
+            rec = self.computes.get(node.id) if node.kind == "compute" else self.sends.get(node.id)
+            if rec is None or rec.get("start") is None:
+                continue
+            ready = self.dag_ready(node)
+            if ready is not None:
+                lag = rec["start"] - ready
+                dispatch.append(lag)
+                if node.kind == "flow":
+                    start_lag.append(lag)
+            if node.kind == "compute":
+                overrun.append(rec["end"] - rec["start"] - self.d.emu_time(node.duration_us / 1e6))
+                continue
+            applied = rec.get("queues") or []
+            to_mark += [q[0] - q[3] for q in applied if len(q) > 3 and q[3] is not None]
+            if applied:
+                provisional.append(applied[0][0] - rec["start"])
+        out = {}
+        for name, values in (("start_lag", start_lag), ("dispatch_lag", dispatch),
+                             ("compute_overrun", overrun), ("decision_to_mark", to_mark),
+                             ("provisional", provisional)):
+            arr = np.array(values) * 1e6
+            for q in (50, 99):
+                out[f"{name}_p{q}_wall_us"] = round(float(np.percentile(arr, q)), 1) if arr.size else None
+        return out
 
     def byte_check(self):
         """Flows whose bytes sent or received (plus UDP's counted losses) differ from the trace."""

@@ -104,7 +104,7 @@ def run_selftest(topology, dilation, seconds=6.0, out_dir=None, echo=print):
             "retransmits": sum(r.retransmits for r in rate_flows + prio_flows + nic_flows),
             "datapath": fabric.datapath,
             "seconds_per_test": seconds,
-            "tcp_congestion_control": _read(f"/proc/sys/net/ipv4/tcp_congestion_control"),
+            "tcp_congestion_control": _read("/proc/sys/net/ipv4/tcp_congestion_control"),
             "fabric": fabric.describe(),
         }
     report["passed"] = min(rate, prio, nic) >= PASS_RATIO

@@ -1,14 +1,15 @@
 """``python -m emulator.agent CONFIG.json``: run one host's agent."""
 
-import json
 import sys
 
+from emulator.agent.config import AgentConfig
 from emulator.agent.host_agent import HostAgent
 
 
 def main(argv):
     with open(argv[0], encoding="utf-8") as handle:
-        HostAgent(json.load(handle)).run()
+        config = AgentConfig.model_validate_json(handle.read())
+    HostAgent(config).run()
     return 0
 
 

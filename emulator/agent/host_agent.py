@@ -1,89 +1,163 @@
-"""The agent of one emulated host: runs its DAG nodes, receives its flows."""
+"""The agent of one emulated host: runs its DAG nodes, receives its flows.
 
+One process per host, inside the host's network namespace, on one event
+loop (:class:`common.reactor.Reactor`).  Its channels, all Unix sockets that
+never cross the emulated data network:
+
+* the orchestrator's hub: ``connect`` (open the flows' connections), ``start``
+  (time zero), failures the orchestrator declares, ``stop``; the agent
+  reports ``listening``, ``ready`` and every node that ends or fails;
+* the other agents: a node that ends here is announced directly to the hosts
+  whose nodes wait for it (``notify`` in the configuration), in one hop
+  (failures, rare, go through the hub, which relays them to everyone);
+* the controller's flow registry: ``arrive`` when a flow starts, ``progress``
+  when a compute node starts a layer, ``bytes`` sent, ``complete``; the
+  controller pushes each decision (queue, TOS, pacing) back asynchronously.
+"""
+
+import ctypes
 import json
 import os
-import queue
+import resource
 import socket
-import threading
 import time
 
-from controller.client import RegistryClient, RegistryError
-from emulator.agent import transfers, udp_transfers
-from emulator.agent.timers import TimerWheel
+from common.reactor import LineChannel, Reactor
+from emulator.agent.transfers import TcpReceiver, TcpSender
+from emulator.agent.udp_transfers import UdpReceiver, UdpSender
 
-BYTES_REPORT_PERIOD = 0.05   # emulated seconds between bytes-sent reports
+PR_SET_TIMERSLACK = 29
+STOP_GRACE = 5.0       # seconds for senders to see their receivers close after 'stop'
+
+
+def _low_latency_process():
+    """Wake timers on time (the default 50 us timer slack would delay every
+    timed node) and allow a descriptor per flow connection."""
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 class HostAgent:
     def __init__(self, config):
-        self.host = config["host"]
-        self.ip = config["ip"]
-        self.peers = config["peers"]
-        self.data_port = config["data_port"]
-        self.rate_scale = config["rate_scale"]
-        self.byte_scale = config["byte_scale"]
-        self.dilation = self.rate_scale / self.byte_scale
-        self.deadlines = config["deadlines"]          # request -> real seconds since t0
-        self.arrivals = config["arrivals"]            # request -> real seconds since t0
-        self.nodes = {n["id"]: n for n in config["nodes"]}
-        self.out = config["out"]
-        self.mtu = config["mtu"]
-        self.nic_rate_bps = config["nic_rate_bps"]    # emulated line rate of this host's NIC
-        self.udp_done = set()
         self.config = config
-        self.sending = {}
-        self.records = []
-        self._lock = threading.Lock()
-        self._seen = set()                            # nodes known to be done or failed
-        self.pending = {nid: set(n["deps"]) for nid, n in self.nodes.items()}
+        self.host, self.ip = config.host, config.ip
+        self.rate_scale, self.byte_scale = config.rate_scale, config.byte_scale
+        self.dilation = config.dilation
+        self.nodes = {n.id: n for n in config.nodes}
+        self.pending = {n.id: set(n.deps) for n in config.nodes}
         self.dependents = {}
-        for nid, node in self.nodes.items():
-            for dep in node["deps"]:
-                self.dependents.setdefault(dep, []).append(nid)
-        self.timers = TimerWheel()
-        self.stopped = threading.Event()
+        for node in config.nodes:
+            for dep in node.deps:
+                self.dependents.setdefault(dep, []).append(node.id)
+        self.loop = Reactor()
+        self.records = []
+        self.senders = {}            # flow id -> TcpSender / UdpSender (connected before t0)
+        self.active = {}             # flow id -> sender, from its start until it finishes
+        self._seen = set()           # nodes known to be done or failed
+        self._connecting = 0
         self.t0 = None
-        self._reports = queue.Queue()
-        self._senders = []
+        self.peers = {}              # host -> LineChannel to its agent
+        self._inbound = []
+        self.bytes_period = None     # real seconds between bytes reports (None: not needed)
 
     # -- life cycle -------------------------------------------------------
 
     def run(self):
+        _low_latency_process()
+        cfg = self.config
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((self.ip, self.data_port))
-        listener.listen(1024)
+        listener.bind((self.ip, cfg.data_port))
+        listener.listen(4096)
+        self.tcp_receiver = TcpReceiver(self, listener)
         datagrams = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        datagrams.bind((self.ip, self.data_port))
-        self.registry = RegistryClient(self.config["registry"], self.config["token"], host=self.host,
-                                       on_push=lambda m: transfers.apply_push(self, m))
-        self.hub = _HubLink(self.config["hub"], self)
-        threading.Thread(target=transfers.serve_receiver, args=(self, listener), daemon=True).start()
-        threading.Thread(target=udp_transfers.UdpReceiver(self, datagrams).serve, daemon=True).start()
-        threading.Thread(target=self._report_bytes, daemon=True).start()
-        threading.Thread(target=self._send_reports, daemon=True).start()
-        self.hub.send({"op": "ready", "host": self.host})
-        self.stopped.wait()
-        deadline = time.monotonic() + 10
-        for sender in list(self._senders):   # their records finish after the receiver's
-            sender.join(max(0.0, deadline - time.monotonic()))
-        listener.close()
-        datagrams.close()
-        self.timers.stop()
+        datagrams.bind((self.ip, cfg.data_port))
+        self.udp_receiver = UdpReceiver(self, datagrams)
+        peer_listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        peer_listener.bind(cfg.peer_sockets[self.host])
+        peer_listener.listen(64)
+        peer_listener.setblocking(False)
+        self.loop.add_reader(peer_listener, self._accept_peer, peer_listener)
+        self.controller = self._connect_controller()
+        hub = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        hub.connect(cfg.hub)
+        self.hub = LineChannel(self.loop, hub, self._hub_message, on_close=self.loop.stop)
+        self._to_hub({"op": "listening", "host": self.host})
+        self.loop.run()
         self._write_records()
 
-    def start(self, t0):
+    def _connect_controller(self):
+        """Say hello (synchronously, before the loop runs), then stream notices."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(self.config.registry)
+        sock.sendall(json.dumps({"id": 0, "token": self.config.token, "op": "hello",
+                                 "host": self.host}).encode() + b"\n")
+        reply = json.loads(sock.makefile("rb").readline() or b"{}")
+        if not reply.get("ok"):
+            raise RuntimeError(f"controller refused hello: {reply.get('error', 'connection closed')}")
+        self.bytes_period = reply.get("bytes_period")
+        return LineChannel(self.loop, sock, self._controller_message)
+
+    def _hub_message(self, line):
+        message = json.loads(line)
+        op = message["op"]
+        if op == "connect":
+            self._open_connections()
+        elif op == "start":
+            self._start(message["t0"])
+        elif op == "failed":
+            self.on_failed(message["node"], message.get("reason", ""))
+        elif op == "stop":
+            self._stop(time.monotonic() + STOP_GRACE)
+
+    def _open_connections(self):
+        for host, path in self.config.peer_sockets.items():
+            if host != self.host:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.connect(path)
+                self.peers[host] = LineChannel(self.loop, sock, self._peer_message)
+        flows = [n for n in self.config.nodes if n.kind == "flow"]
+        self._connecting = len(flows)
+        for node in flows:
+            sender = (UdpSender if node.protocol == "udp" else TcpSender)(self, node)
+            self.senders[node.id] = sender
+            sender.connect(self._connected)
+        if not flows:
+            self._to_hub({"op": "ready", "host": self.host, "connect_errors": 0})
+
+    def _connected(self, sender):
+        self._connecting -= 1
+        if self._connecting == 0:
+            errors = sum(1 for s in self.senders.values() if s.error)
+            self._to_hub({"op": "ready", "host": self.host, "connect_errors": errors})
+
+    def _start(self, t0):
         self.t0 = t0
         for nid, deps in list(self.pending.items()):
             if not deps:
                 self._release(nid)
+        if self.bytes_period:
+            self.loop.call_later(self.bytes_period * self.dilation, self._report_bytes)
+
+    def _stop(self, deadline):
+        if self.active and time.monotonic() < deadline:
+            self.loop.call_later(0.01, self._stop, deadline)
+            return
+        for sender in self.senders.values():
+            if sender.record.get("status") is None:
+                sender.abandon()
+        self.loop.stop()
 
     def _write_records(self):
-        tmp = f"{self.out}.tmp"
+        tmp = f"{self.config.out}.tmp"
         with open(tmp, "w", encoding="utf-8") as handle:
             for record in self.records:
                 handle.write(json.dumps(record) + "\n")
-        os.replace(tmp, self.out)
+        os.replace(tmp, self.config.out)
 
     # -- the DAG ----------------------------------------------------------
 
@@ -91,128 +165,129 @@ class HostAgent:
         return max(1, int(round(real_bytes / self.byte_scale)))
 
     def add_record(self, record):
-        with self._lock:
-            self.records.append(record)
+        self.records.append(record)
 
     def _release(self, nid):
         node = self.nodes[nid]
         # Nothing of a request runs before it arrives, even when its
         # dependencies (e.g. the previous request on the same instance) end early.
-        arrival = self.t0 + self.arrivals[node["request_id"]] * self.dilation
+        arrival = self.t0 + self.config.arrivals[node.request_id] * self.dilation
         if time.monotonic() < arrival:
-            self.timers.at(arrival, self._run_node, nid)
+            self.loop.call_at(arrival, self._run_node, nid, arrival)
         else:
-            self._run_node(nid)
+            self._run_node(nid, time.monotonic())
 
-    def _run_node(self, nid):
+    def _run_node(self, nid, ready):
         node = self.nodes[nid]
-        if node["kind"] == "compute":
+        if node.kind == "compute":
             start = time.monotonic()
-            if node.get("layer") is not None:
-                self._report("progress", request_id=node["request_id"], layer=node["layer"])
-            self.timers.at(start + node["duration_us"] * 1e-6 * self.dilation,
-                           self._compute_done, nid, start)
-        else:
-            sender = threading.Thread(target=transfers.send_flow, args=(self, node), daemon=True)
-            self._senders.append(sender)
-            sender.start()
+            if node.layer is not None:
+                self._to_controller({"op": "progress", "request_id": node.request_id,
+                                     "layer": node.layer})
+            self.loop.call_at(start + node.duration_us * 1e-6 * self.dilation,
+                              self._compute_done, nid, ready, start)
+            return
+        sender = self.senders[nid]
+        if sender.error:
+            sender.record.update(ready=ready, status="failed", reason=sender.error)
+            self.add_record(sender.record)
+            self.node_failed(nid, sender.error)
+            return
+        self._to_controller({"op": "arrive", "flow_id": nid})
+        self.active[nid] = sender
+        sender.start(ready)
 
-    def _compute_done(self, nid, start):
-        self.add_record({"node_id": nid, "role": "compute", "start": start, "end": time.monotonic()})
+    def _compute_done(self, nid, ready, start):
+        self.add_record({"node_id": nid, "role": "compute", "ready": ready, "start": start,
+                         "end": time.monotonic()})
         self.node_done(nid)
+
+    def sender_finished(self, sender):
+        self.active.pop(sender.node.id, None)
+        self.add_record(sender.record)
+        if sender.record["status"] != "ok":
+            self._to_controller({"op": "complete", "flow_id": sender.node.id})   # forget it
+            self.node_failed(sender.node.id, sender.record["reason"])
 
     def flow_received(self, flow_id):
         """This host received every byte of ``flow_id``: the flow node is done."""
+        self._to_controller({"op": "complete", "flow_id": flow_id})
         self.node_done(flow_id)
-        self._report("complete", flow_id=flow_id)
-
-    def report_abort(self, flow_id):
-        """A registered flow failed at the sender: the controller forgets it."""
-        self._report("complete", flow_id=flow_id)
 
     def node_done(self, nid):
-        self.hub.send({"op": "done", "node": nid})
+        message = {"op": "done", "node": nid}
+        data = json.dumps(message).encode() + b"\n"
+        for host in self.config.notify.get(nid, ()):   # the hosts waiting for it first
+            self.peers[host].send(data)
         self.on_done(nid)
+        self.hub.send(data)
 
     def node_failed(self, nid, reason):
-        self.hub.send({"op": "failed", "node": nid, "reason": reason})
+        self._to_hub({"op": "failed", "node": nid, "reason": reason})   # relayed to everyone
         self.on_failed(nid, reason)
 
     def on_done(self, nid):
-        with self._lock:
-            if nid in self._seen:
-                return
-            self._seen.add(nid)
-            ready = []
-            for child in self.dependents.get(nid, ()):
-                deps = self.pending[child]
-                deps.discard(nid)
-                if not deps:
-                    ready.append(child)
-        for child in ready:
-            self._release(child)
+        if nid in self._seen:
+            return
+        self._seen.add(nid)
+        for child in self.dependents.get(nid, ()):
+            deps = self.pending[child]
+            deps.discard(nid)
+            if not deps and child not in self._seen:
+                self._release(child)
 
     def on_failed(self, nid, reason):
         """Fail ``nid`` and, transitively, every local node that depends on it."""
         todo = [nid]
         while todo:
             failed = todo.pop()
-            with self._lock:
-                if failed in self._seen:
-                    continue
-                self._seen.add(failed)
-                children = list(self.dependents.get(failed, ()))
-            for child in children:
-                self.hub.send({"op": "failed", "node": child, "reason": f"dependency {failed} failed"})
-                todo.append(child)
+            if failed in self._seen:
+                continue
+            self._seen.add(failed)
+            sender = self.senders.get(failed)
+            if sender is not None and failed not in self.active and sender.record.get("status") is None:
+                sender.abandon()
+            for child in self.dependents.get(failed, ()):
+                if child not in self._seen:
+                    self._to_hub({"op": "failed", "node": child, "reason": f"dependency {failed} failed"})
+                    todo.append(child)
 
-    def _report(self, op, **fields):
-        """Queue a report for the controller; sent in order by one thread, so
-        timers and receivers never wait on the controller."""
-        self._reports.put((op, fields))
+    # -- channels -----------------------------------------------------------
 
-    def _send_reports(self):
-        while True:
-            op, fields = self._reports.get()
-            try:
-                self.registry.request(op, **fields)
-            except (RegistryError, OSError) as err:
-                self.add_record({"role": "error", "op": op, "error": str(err), **fields})
+    def _to_hub(self, message):
+        self.hub.send(json.dumps(message).encode() + b"\n")
+
+    def _to_controller(self, message):
+        message["token"] = self.config.token
+        self.controller.send(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+
+    def _controller_message(self, line):
+        message = json.loads(line)
+        if message.get("push") == "decision":
+            sender = self.senders.get(message["flow_id"])
+            if sender is not None:
+                sender.apply(message["queue"], message["tos"], message.get("pace_bps"),
+                             message.get("reason", ""), message.get("decided_at"))
+        elif message.get("push") == "error" or message.get("ok") is False:
+            self.add_record({"role": "error", "error": message.get("error", "controller error"),
+                             "op": message.get("op")})
+
+    def _accept_peer(self, listener):
+        try:
+            sock, _ = listener.accept()
+        except OSError:
+            return
+        self._inbound.append(LineChannel(self.loop, sock, self._peer_message))
+
+    def _peer_message(self, line):
+        message = json.loads(line)
+        if message["op"] == "done":
+            self.on_done(message["node"])
+        elif message["op"] == "failed":
+            self.on_failed(message["node"], message.get("reason", ""))
 
     def _report_bytes(self):
-        while not self.stopped.wait(BYTES_REPORT_PERIOD):
-            flows = {fid: active.bytes_out() * self.byte_scale
-                     for fid, active in list(self.sending.items())}
-            if flows:
-                self._report("bytes", flows=flows)
-
-
-class _HubLink:
-    """The agent's connection to the orchestrator's hub (start, done, failed, stop)."""
-
-    def __init__(self, path, agent):
-        self.agent = agent
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(path)
-        self._lock = threading.Lock()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def send(self, message):
-        with self._lock:
-            self.sock.sendall(json.dumps(message).encode() + b"\n")
-
-    def _read(self):
-        try:
-            for line in self.sock.makefile("rb"):
-                message = json.loads(line)
-                op = message["op"]
-                if op == "start":
-                    self.agent.start(message["t0"])
-                elif op == "done":
-                    self.agent.on_done(message["node"])
-                elif op == "failed":
-                    self.agent.on_failed(message["node"], message.get("reason", ""))
-                elif op == "stop":
-                    break
-        finally:
-            self.agent.stopped.set()
+        if self.active:
+            self._to_controller({"op": "bytes", "flows": {
+                fid: sender.bytes_out() * self.byte_scale for fid, sender in self.active.items()}})
+        self.loop.call_later(self.bytes_period * self.dilation, self._report_bytes)

@@ -1,156 +1,234 @@
-"""Flow transfers over real kernel TCP: the sending side and the receiving side."""
+"""Flow transfers over real kernel TCP, one connection per flow, on the agent's loop.
 
+A flow's connection is opened before time zero (as serving engines and
+NCCL keep their connections up), and its header naming the flow is sent
+then, so at run time a ready flow only writes: no thread, no handshake and
+no controller round trip stand between its dependencies ending and its first
+byte.  The socket starts at the provisional marking (the lowest queue) and
+the controller's decision, pushed asynchronously, re-marks and re-paces it.
+"""
+
+import os
 import socket
-import threading
 import time
 
-from emulator.agent import tcp_socket, udp_transfers, wire
+from emulator.agent import tcp_socket, wire
 
-CHUNK = 256 * 1024
+CHUNK = 4 << 20
 _ZEROS = memoryview(bytes(CHUNK))
 
 
-class ActiveSend:
-    """A flow being sent; the controller's pushes re-mark and re-pace its socket."""
+class TcpSender:
+    """The sending side of one TCP flow."""
 
-    def __init__(self, sock, emu_bytes, udp=False):
-        self.sock = sock
-        self.emu_bytes = emu_bytes
+    udp = False
+
+    def __init__(self, agent, node):
+        self.agent, self.node = agent, node
+        self.emu_bytes = agent.dilation_bytes(node.bytes)
         self.written = 0
-        self.udp = udp
-        self.udp_rate_bps = None      # emulated pacing of a UDP flow (None: line rate)
-        self.queues = []              # (instant, queue, reason) as applied to the socket
-        self.lock = threading.Lock()
+        self.queues = []              # (instant, queue, reason, decided_at) as applied
+        self.record = {"flow_id": node.id, "role": "send", "protocol": "tcp"}
+        self.error = None
+        self.sock = None
+        self._header = None
 
-    def apply(self, agent, queue, tos, pace_bps, reason):
-        """Mark and pace the socket for ``queue``; a push and the registration
-        reply may race, so the first one applied wins and later ones follow."""
-        with self.lock:
+    # -- before time zero --------------------------------------------------
+
+    def connect(self, on_connected):
+        """Open the connection and send the header; ``on_connected(self)`` after."""
+        self._on_connected = on_connected
+        agent = self.agent
+        try:
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((agent.ip, self.node.sport))
+            tcp_socket.set_tos(self.sock, agent.config.provisional_tos)
+            self.sock.setblocking(False)
+            self.sock.connect_ex((agent.config.peers[self.node.dst], agent.config.data_port))
+        except OSError as err:
+            self._fail_connect(err)
+            return
+        self._header = wire.encode_header(self.node.id, self.emu_bytes)
+        agent.loop.add_writer(self.sock, self._connected)
+
+    def _connected(self):
+        self.agent.loop.remove_writer(self.sock)
+        err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            self._fail_connect(OSError(err, f"connect to {self.node.dst}: {os.strerror(err)}"))
+            return
+        try:
+            self.sock.send(self._header)      # a few bytes into an empty buffer
+        except OSError as err:
+            self._fail_connect(err)
+            return
+        self._on_connected(self)
+
+    def _fail_connect(self, err):
+        self.error = f"sender {self.agent.host}: connect: {err}"
+        if self.sock is not None:
+            self.sock.close()
+        self._on_connected(self)
+
+    # -- at run time -------------------------------------------------------
+
+    def start(self, ready):
+        self.record["ready"] = ready
+        self.record["start"] = time.monotonic()
+        self._write()
+
+    def _write(self):
+        try:
+            while self.written < self.emu_bytes:
+                self.written += self.sock.send(_ZEROS[:min(CHUNK, self.emu_bytes - self.written)])
+        except BlockingIOError:
+            self.agent.loop.add_writer(self.sock, self._more)
+            return
+        except OSError as err:
+            self._fail(err)
+            return
+        self.record["sent_end"] = time.monotonic()
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError as err:
+            self._fail(err)
+            return
+        self.agent.loop.add_reader(self.sock, self._closed_by_receiver)
+
+    def _more(self):
+        self.agent.loop.remove_writer(self.sock)
+        self._write()
+
+    def _closed_by_receiver(self):
+        """The receiver closes once it has every byte; then the record is complete."""
+        try:
+            if self.sock.recv(4096):
+                return
+        except BlockingIOError:
+            return
+        except OSError:
+            pass
+        self.record["retransmits"], _ = tcp_socket.tcp_counters(self.sock)
+        self.record["bytes"] = self.emu_bytes
+        self._finish("ok")
+
+    def _fail(self, err):
+        self.record["reason"] = f"sender {self.agent.host}: {type(err).__name__}: {err}"
+        self._finish("failed")
+
+    def _finish(self, status):
+        self.record["status"] = status
+        self.record["queues"] = self.queues
+        self.agent.loop.remove_reader(self.sock)
+        self.agent.loop.remove_writer(self.sock)
+        self.sock.close()
+        self.agent.sender_finished(self)
+
+    def abandon(self):
+        """The run ends (or the flow's dependency failed) before this flow could start."""
+        if self.sock is not None and self.sock.fileno() >= 0:
+            self.agent.loop.remove_writer(self.sock)
+            self.sock.close()
+
+    # -- controller decisions ------------------------------------------------
+
+    def apply(self, queue, tos, pace_bps, reason, decided_at):
+        """Mark and pace the socket as the controller decided."""
+        if self.sock is None or self.sock.fileno() < 0:
+            return
+        try:
             tcp_socket.set_tos(self.sock, tos)
-            self.pace(agent, pace_bps)
-            self.queues.append((time.monotonic(), queue, reason))
-
-    def pace(self, agent, real_bps):
-        """Apply the controller's pacing rate (real bit/s, None: unpaced)."""
-        rate = None if real_bps is None else real_bps / agent.rate_scale
-        if self.udp:
-            self.udp_rate_bps = rate
-        else:
-            tcp_socket.set_pacing(self.sock, rate)
+            tcp_socket.set_pacing(self.sock, None if pace_bps is None else pace_bps / self.agent.rate_scale)
+        except OSError:
+            return     # the flow just ended
+        self.queues.append((time.monotonic(), queue, reason, decided_at))
 
     def bytes_out(self):
-        """Emulated bytes that have left the socket buffer and been acknowledged."""
-        if self.udp:
-            return self.written
+        """Emulated bytes acknowledged by the receiver so far."""
         try:
             return max(0, self.written - tcp_socket.unacked_bytes(self.sock))
-        except OSError:
+        except (OSError, ValueError):
             return self.written
 
 
-def send_flow(agent, node):
-    """Register, connect, send ``node``'s bytes; for TCP wait for the receiver to close."""
-    udp = node.get("protocol") == "udp"
-    record = {"flow_id": node["id"], "role": "send", "ready": time.monotonic(),
-              "protocol": "udp" if udp else "tcp"}
-    emu_bytes = agent.dilation_bytes(node["bytes"])
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
-    try:
-        sock.bind((agent.ip, 0))
-        sport = sock.getsockname()[1]
-        # Known before registering, so a push that beats the reply still lands.
-        active = ActiveSend(sock, emu_bytes, udp)
-        agent.sending[node["id"]] = active
-        reply = agent.registry.request("register", flow={
-            "flow_id": node["id"], "request_id": node["request_id"], "stage": node["stage"],
-            "layer": node.get("layer"), "bytes": int(node["bytes"]),
-            "deadline": agent.deadlines.get(node["request_id"]),
-            "src": agent.host, "dst": node["dst"], "proto": "udp" if udp else "tcp",
-            "sport": sport, "dport": agent.data_port})
-        record["registered"] = time.monotonic()
-        if not active.queues:
-            active.apply(agent, reply["queue"], reply["tos"], reply.get("pace_bps"), "initial")
-        sock.connect((agent.peers[node["dst"]], agent.data_port))
-        record["start"] = time.monotonic()
-        if udp:
-            udp_transfers.send_udp_flow(agent, node, sock, record, active)
-        else:
-            _send_tcp(sock, node, emu_bytes, active, record)
-        record["sent_end"] = time.monotonic()
-        record["queues"] = active.queues
-        record["status"] = "ok"
-    except Exception as err:  # noqa: BLE001 - reported as the flow's failure
-        record["status"] = "failed"
-        record["reason"] = f"sender {agent.host}: {type(err).__name__}: {err}"
-        if "registered" in record:   # the controller must stop scheduling it
-            agent.report_abort(node["id"])
-    finally:
-        agent.sending.pop(node["id"], None)
-        sock.close()
-    agent.add_record(record)
-    if record["status"] != "ok":
-        agent.node_failed(node["id"], record["reason"])
+class TcpReceiver:
+    """Accepts this host's incoming flows; each connection announces its flow."""
+
+    def __init__(self, agent, listener):
+        self.agent = agent
+        self.listener = listener
+        self.buffer = bytearray(CHUNK)
+        listener.setblocking(False)
+        agent.loop.add_reader(listener, self._accept)
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except BlockingIOError:
+                return
+            except OSError:
+                return
+            conn.setblocking(False)
+            _Incoming(self, conn)
+
+    def close(self):
+        self.agent.loop.remove_reader(self.listener)
+        self.listener.close()
 
 
-def _send_tcp(sock, node, emu_bytes, active, record):
-    sock.sendall(wire.encode_header(node["id"], emu_bytes))
-    left = emu_bytes
-    while left:
-        sent = sock.send(_ZEROS[:min(CHUNK, left)])
-        left -= sent
-        active.written += sent
-    sock.shutdown(socket.SHUT_WR)
-    while sock.recv(4096):   # the receiver closes once it has every byte
-        pass
-    record["retransmits"], _ = tcp_socket.tcp_counters(sock)
-    record["bytes"] = emu_bytes
+class _Incoming:
+    """One incoming connection: header, then exactly ``size`` payload bytes."""
 
+    def __init__(self, receiver, conn):
+        self.receiver, self.agent, self.conn = receiver, receiver.agent, conn
+        self.head = bytearray()
+        self.flow_id, self.size, self.got, self.first = None, None, 0, None
+        self.agent.loop.add_reader(conn, self._readable)
 
-def apply_push(agent, message):
-    """The controller moved a flow: re-mark (its NIC queue) and re-pace its socket."""
-    active = agent.sending.get(message.get("flow_id"))
-    if active is None:
-        return
-    try:
-        active.apply(agent, message["queue"], message["tos"], message.get("pace_bps"),
-                     message.get("reason", "change"))
-    except OSError:
-        return   # the flow just finished
-
-
-def serve_receiver(agent, listener):
-    """Accept flows sent to this host; one thread per connection."""
-    while True:
+    def _readable(self):
         try:
-            conn, _ = listener.accept()
-        except OSError:
+            if self.flow_id is None:
+                self._read_header()
+                if self.flow_id is None:
+                    return
+            while self.got < self.size:
+                n = self.conn.recv_into(self.receiver.buffer, min(CHUNK, self.size - self.got))
+                if not n:
+                    self._end(time.monotonic())
+                    return
+                if self.first is None:
+                    self.first = time.monotonic()
+                self.got += n
+        except BlockingIOError:
             return
-        threading.Thread(target=_receive, args=(agent, conn), daemon=True).start()
+        except (OSError, ConnectionError) as err:
+            self._end(time.monotonic(), err)
+            return
+        self._end(time.monotonic())
 
+    def _read_header(self):
+        data = self.conn.recv(wire.HEADER_MAX - len(self.head))
+        if not data:
+            raise ConnectionError("connection closed inside a header")
+        self.head += data
+        parsed = wire.parse_header(self.head)
+        if parsed is not None:
+            self.flow_id, self.size, used = parsed
+            self.got = len(self.head) - used
+            if self.got:
+                self.first = time.monotonic()
 
-def _receive(agent, conn):
-    buffer = bytearray(CHUNK)
-    flow_id, got, first = None, 0, None
-    try:
-        flow_id, size = wire.read_header(conn)
-        while got < size:
-            n = conn.recv_into(buffer, min(CHUNK, size - got))
-            if not n:
-                break
-            if first is None:
-                first = time.monotonic()
-            got += n
-        last = time.monotonic()
-    except (OSError, ConnectionError):
-        size, last = None, time.monotonic()
-    finally:
-        conn.close()
-    if flow_id is None:
-        return
-    record = {"flow_id": flow_id, "role": "recv", "first_byte": first, "last_byte": last,
-              "bytes_received": got}
-    agent.add_record(record)
-    if size is not None and got == size:
-        agent.flow_received(flow_id)
-    else:
-        agent.node_failed(flow_id, f"receiver {agent.host}: got {got} of {size} bytes")
+    def _end(self, last, err=None):
+        self.agent.loop.remove_reader(self.conn)
+        self.conn.close()
+        if self.flow_id is None:
+            return
+        self.agent.add_record({"flow_id": self.flow_id, "role": "recv", "first_byte": self.first,
+                               "last_byte": last, "bytes_received": self.got})
+        if err is None and self.got == self.size:
+            self.agent.flow_received(self.flow_id)
+        else:
+            self.agent.node_failed(self.flow_id, f"receiver {self.agent.host}: got {self.got} of "
+                                                 f"{self.size} bytes")

@@ -1,4 +1,4 @@
-"""Flow transfers as paced UDP datagrams, with loss accounting.
+"""Flow transfers as paced UDP datagrams, with loss accounting, on the agent's loop.
 
 The sender paces datagrams of one MTU at the controller's pacing rate or,
 when unpaced, at its NIC's emulated line rate; every datagram carries the
@@ -8,46 +8,123 @@ lost ends after ``IDLE_END`` emulated seconds without datagrams.  Lost bytes
 are reported with the flow, not hidden: UDP does not retransmit.
 """
 
+import socket
 import struct
-import threading
 import time
 
+from emulator.agent import tcp_socket
 
 MAGIC = b"LLMU"
 DATA, FIN = 1, 2
 _HEAD = struct.Struct("!4sBIQH")     # magic, kind, sequence, flow bytes, flow-id length
 IP_UDP_HEADERS = 28
-IDLE_END = 10.0   # emulated seconds; a starved flow may pause for long
+IDLE_END = 10.0      # emulated seconds; a starved flow may pause for long
+FIN_GAP = 0.01       # emulated seconds between the three FINs
+BURST = 0.0002       # emulated seconds of datagrams sent per wake-up at most
 
 
 def _payload_size(mtu, flow_id):
     return mtu - IP_UDP_HEADERS - _HEAD.size - len(flow_id.encode())
 
 
-def send_udp_flow(agent, node, sock, record, active):
-    """Send ``node`` as paced datagrams on the connected UDP socket ``sock``."""
-    name = node["id"].encode()
-    size = active.emu_bytes
-    chunk = _payload_size(agent.mtu, node["id"])
-    filler = bytes(chunk)
-    sequence, sent = 0, 0
-    next_send = time.monotonic()
-    while sent < size:
-        payload = min(chunk, size - sent)
-        rate = active.udp_rate_bps or agent.nic_rate_bps
-        next_send += (payload + _HEAD.size + len(name) + IP_UDP_HEADERS) * 8 / rate
-        sock.send(_HEAD.pack(MAGIC, DATA, sequence, size, len(name)) + name + filler[:payload])
-        sent += payload
-        active.written = sent
-        sequence += 1
-        delay = next_send - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-    for _ in range(3):
-        sock.send(_HEAD.pack(MAGIC, FIN, sequence, size, len(name)) + name)
-        time.sleep(0.01)
-    record["bytes"] = size
-    record["datagrams"] = sequence
+class UdpSender:
+    """The sending side of one UDP flow (a connected datagram socket)."""
+
+    udp = True
+
+    def __init__(self, agent, node):
+        self.agent, self.node = agent, node
+        self.emu_bytes = agent.dilation_bytes(node.bytes)
+        self.written = 0
+        self.queues = []
+        self.record = {"flow_id": node.id, "role": "send", "protocol": "udp"}
+        self.error = None
+        self.rate_bps = None           # emulated pacing (None: the NIC's line rate)
+        self.sock = None
+        self._name = node.id.encode()
+        self._chunk = _payload_size(agent.config.mtu, node.id)
+        self._filler = bytes(max(self._chunk, 0))
+        self._sequence, self._next, self._fins = 0, None, 0
+
+    def connect(self, on_connected):
+        try:
+            if self._chunk <= 0:
+                raise OSError(f"flow id too long for MTU {self.agent.config.mtu}")
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((self.agent.ip, self.node.sport))
+            tcp_socket.set_tos(self.sock, self.agent.config.provisional_tos)
+            self.sock.connect((self.agent.config.peers[self.node.dst], self.agent.config.data_port))
+        except OSError as err:
+            self.error = f"sender {self.agent.host}: {err}"
+        on_connected(self)
+
+    def start(self, ready):
+        self.record["ready"] = ready
+        self.record["start"] = self._next = time.monotonic()
+        self._send_due()
+
+    def _send_due(self):
+        now = time.monotonic()
+        horizon = now + BURST
+        head = len(self._name) + _HEAD.size + IP_UDP_HEADERS
+        try:
+            while self.written < self.emu_bytes and self._next <= horizon:
+                payload = min(self._chunk, self.emu_bytes - self.written)
+                self.sock.send(_HEAD.pack(MAGIC, DATA, self._sequence, self.emu_bytes, len(self._name))
+                               + self._name + self._filler[:payload])
+                self.written += payload
+                self._sequence += 1
+                self._next += (payload + head) * 8 / (self.rate_bps or self.agent.config.nic_rate_bps)
+        except BlockingIOError:
+            pass   # the NIC queue is full: try again at the next pacing instant
+        except OSError as err:
+            self._finish("failed", f"sender {self.agent.host}: {type(err).__name__}: {err}")
+            return
+        if self.written < self.emu_bytes:
+            self.agent.loop.call_at(max(self._next, now), self._send_due)
+        else:
+            self._send_fin()
+
+    def _send_fin(self):
+        try:
+            self.sock.send(_HEAD.pack(MAGIC, FIN, self._sequence, self.emu_bytes, len(self._name))
+                           + self._name)
+        except OSError:
+            pass   # a lost FIN is what the idle timeout is for
+        self._fins += 1
+        if self._fins < 3:
+            self.agent.loop.call_later(FIN_GAP, self._send_fin)
+            return
+        self.record["bytes"] = self.emu_bytes
+        self.record["datagrams"] = self._sequence
+        self.record["sent_end"] = time.monotonic()
+        self._finish("ok")
+
+    def _finish(self, status, reason=None):
+        self.record["status"] = status
+        if reason:
+            self.record["reason"] = reason
+        self.record["queues"] = self.queues
+        self.sock.close()
+        self.agent.sender_finished(self)
+
+    def abandon(self):
+        if self.sock is not None:
+            self.sock.close()
+
+    def apply(self, queue, tos, pace_bps, reason, decided_at):
+        if self.sock is None or self.sock.fileno() < 0:
+            return
+        try:
+            tcp_socket.set_tos(self.sock, tos)
+        except OSError:
+            return
+        self.rate_bps = None if pace_bps is None else pace_bps / self.agent.rate_scale
+        self.queues.append((time.monotonic(), queue, reason, decided_at))
+
+    def bytes_out(self):
+        return self.written
 
 
 class UdpReceiver:
@@ -57,14 +134,16 @@ class UdpReceiver:
         self.agent = agent
         self.sock = sock
         self.flows = {}            # flow id -> [first, last, bytes, size]
-        self.lock = threading.Lock()
+        self.done = set()
+        sock.setblocking(False)
+        agent.loop.add_reader(sock, self._readable)
+        agent.loop.call_later(0.5, self._expire)
 
-    def serve(self):
-        threading.Thread(target=self._expire, daemon=True).start()
+    def _readable(self):
         while True:
             try:
                 data = self.sock.recv(65535)
-            except OSError:
+            except (BlockingIOError, OSError):
                 return
             now = time.monotonic()
             if len(data) < _HEAD.size:
@@ -73,37 +152,32 @@ class UdpReceiver:
             if magic != MAGIC:
                 continue
             flow_id = data[_HEAD.size:_HEAD.size + name_len].decode(errors="replace")
-            payload = len(data) - _HEAD.size - name_len
-            with self.lock:
-                state = self.flows.get(flow_id)
-                if state is None:
-                    if flow_id in self.agent.udp_done:
-                        continue      # late datagrams of a flow already ended
-                    state = self.flows[flow_id] = [None, now, 0, size]
-                if kind == DATA:
-                    state[0] = state[0] or now
-                    state[1] = now
-                    state[2] += payload
-                    continue
-                del self.flows[flow_id]
-                self.agent.udp_done.add(flow_id)
-            self._finish(flow_id, state)
+            if flow_id in self.done:
+                continue                      # late datagrams of a flow already ended
+            state = self.flows.get(flow_id)
+            if state is None:
+                state = self.flows[flow_id] = [None, now, 0, size]
+            if kind == DATA:
+                state[0] = state[0] or now
+                state[1] = now
+                state[2] += len(data) - _HEAD.size - name_len
+                continue
+            self._finish(flow_id)
 
     def _expire(self):
-        while True:
-            time.sleep(0.5)
-            limit = time.monotonic() - IDLE_END
-            with self.lock:
-                stale = [(f, s) for f, s in self.flows.items() if s[1] < limit]
-                for flow_id, _ in stale:
-                    del self.flows[flow_id]
-                    self.agent.udp_done.add(flow_id)
-            for flow_id, state in stale:
-                self._finish(flow_id, state)
+        limit = time.monotonic() - IDLE_END
+        for flow_id in [f for f, s in self.flows.items() if s[1] < limit]:
+            self._finish(flow_id)
+        self.agent.loop.call_later(0.5, self._expire)
 
-    def _finish(self, flow_id, state):
-        first, last, got, size = state
+    def _finish(self, flow_id):
+        first, last, got, size = self.flows.pop(flow_id)
+        self.done.add(flow_id)
         self.agent.add_record({"flow_id": flow_id, "role": "recv", "first_byte": first,
                                "last_byte": last, "bytes_received": got,
                                "lost_bytes": max(0, size - got)})
         self.agent.flow_received(flow_id)
+
+    def close(self):
+        self.agent.loop.remove_reader(self.sock)
+        self.sock.close()
