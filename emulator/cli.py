@@ -12,10 +12,16 @@ RESULTS_DIR = "results"
 
 def add_fabric_options(parser):
     """Options every command that builds a fabric shares."""
+    from emulator.calibration import DEFAULT_MTU
+
     parser.add_argument("--topology", default=None,
                         help="topology file or name in topologies/ (default: single_tor_8)")
-    parser.add_argument("--emulated-rate", default="100Mbps",
-                        help="emulated rate of the topology's fastest link (default 100Mbps)")
+    parser.add_argument("--emulated-rate", default="auto",
+                        help="emulated rate of the topology's fastest link (default auto: as fast "
+                             "as the fabric carries and the engine's overhead allows)")
+    parser.add_argument("--mtu", type=int, default=DEFAULT_MTU,
+                        help=f"emulated MTU of every link, 576-64000 (default {DEFAULT_MTU}: "
+                             "fewer packets per byte, measured in docs/benchmarks.md)")
     scale = parser.add_mutually_exclusive_group()
     scale.add_argument("--time-dilation", type=float, default=None,
                        help="emulated seconds per real second (sets the byte scale)")
@@ -23,15 +29,25 @@ def add_fabric_options(parser):
                        help="real bytes per emulated byte (default 1)")
 
 
-def fabric_from_args(args):
-    """(topology, dilation) from the shared options."""
-    from emulator.dilation import Dilation
+def speed_options(args):
+    """(emulated rate or None for automatic, MTU) from the shared options, validated."""
+    from emulator.topology import MAX_MTU, MIN_MTU
+
+    if not MIN_MTU <= args.mtu <= MAX_MTU:
+        raise UserError("--mtu", f"must be between {MIN_MTU} and {MAX_MTU}")
+    rate = None if args.emulated_rate == "auto" else parse_rate(args.emulated_rate, "--emulated-rate")
+    return rate, args.mtu
+
+
+def fabric_from_args(args, trace=None):
+    """(topology at the emulated MTU, dilation, speed record) from the shared options."""
+    from emulator.calibration import choose_speed
     from emulator.topology import load_topology
 
-    topology = load_topology(args.topology)
-    rate = parse_rate(args.emulated_rate, "--emulated-rate")
-    dilation = Dilation.for_topology(topology, rate, args.time_dilation, args.byte_scale)
-    return topology, dilation
+    rate, mtu = speed_options(args)
+    topology = load_topology(args.topology).with_mtu(mtu)
+    dilation, speed = choose_speed(topology, mtu, trace, rate, args.time_dilation, args.byte_scale)
+    return topology, dilation, speed
 
 
 def require_root(what):
@@ -48,7 +64,7 @@ def cmd_selftest(args):
 
     from emulator.selftest import run_selftest
 
-    topology, dilation = fabric_from_args(args)
+    topology, dilation, _ = fabric_from_args(args)
     require_root("selftest")
     if args.seconds <= 0:
         raise UserError("--seconds", "must be positive")
@@ -106,18 +122,24 @@ def cmd_run(args):
     from mininet.log import setLogLevel
 
     from emulator.experiment import run_experiment
+    from emulator.topology import load_topology
+    from traces import load_trace
 
-    topology, dilation = fabric_from_args(args)
+    speed_options(args)
     schedulers = [s.strip() for s in args.scheduler.split(",") if s.strip()]
     if not schedulers:
         raise UserError("--scheduler", "name at least one scheduler")
     if not os.path.exists(args.trace):
         raise UserError(args.trace, "no such trace file")
+    hosts = {h.name for h in load_topology(args.topology).hosts}
+    trace = load_trace(args.trace, hosts=hosts)
+    topology, dilation, speed = fabric_from_args(args, trace)
     require_root("run")
     setLogLevel("warning")
     out = args.out or default_out_dir("run")
     fidelity = run_experiment(topology, dilation, args.trace, schedulers, out,
-                              policy_config=args.policy_config, timeout=args.timeout)
+                              policy_config=args.policy_config, timeout=args.timeout, trace=trace,
+                              speed=speed)
     from analysis.postprocess import postprocess_run
     postprocess_run(out)
     print(f"results: {out}")
@@ -138,14 +160,14 @@ def cmd_sweep(args):
     parameter, text = chosen[0]
     option = {"rate": "--rates", "bandwidth": "--bandwidths", "slo_scale": "--slo-scales"}[parameter]
     values = parse_values(text, option)
-    topology, _ = fabric_from_args(args)
+    rate, mtu = speed_options(args)
+    topology, _, _ = fabric_from_args(args)
     schedulers = [s.strip() for s in args.scheduler.split(",") if s.strip()]
     trace = load_trace(args.trace, hosts={h.name for h in topology.hosts})
     require_root("sweep")
     setLogLevel("warning")
     out = args.out or default_out_dir(f"sweep-{parameter}")
-    runner = point_runner(parameter, topology, trace, args.trace, schedulers,
-                          parse_rate(args.emulated_rate, "--emulated-rate"),
+    runner = point_runner(parameter, topology, trace, args.trace, schedulers, rate, mtu,
                           args.time_dilation, args.byte_scale,
                           policy_config=args.policy_config, timeout=args.timeout)
     from analysis.report import sweep_headline
@@ -154,6 +176,23 @@ def cmd_sweep(args):
     summary = run_sweep(parameter, values, runner, out, schedulers)
     print("\n".join(sweep_headline(summary, load_sweep(out).info)))
     print(f"results: {out}\nreport: {os.path.join(out, 'report.html')}")
+    return 0
+
+
+def cmd_bench(args):
+    from mininet.log import setLogLevel
+
+    from emulator.bench import SECTIONS, run_bench
+
+    topology, dilation, _ = fabric_from_args(args)
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown or not sections:
+        raise UserError("--sections", f"unknown section {', '.join(unknown) or '(none)'} "
+                                      f"(known: {', '.join(SECTIONS)})")
+    require_root("bench")
+    setLogLevel("warning")
+    run_bench(topology, dilation, args.out or default_out_dir("bench"), sections)
     return 0
 
 
@@ -204,6 +243,15 @@ def register(subparsers):
     sweep.add_argument("--bandwidths", help="host link rates in Gbit/s, e.g. 25,50,100")
     sweep.add_argument("--slo-scales", help="TTFT SLO factors, e.g. 0.5,1,2")
     sweep.set_defaults(func=cmd_sweep)
+
+    bench = subparsers.add_parser(
+        "bench", help="measure the replay engine: start lag, burst starts, controller latency, "
+                      "collective efficiency (writes bench.json)")
+    add_fabric_options(bench)
+    bench.add_argument("--sections", default="isolated,burst,all_to_all,ring_all_reduce",
+                       help="comma-separated sections (default: all)")
+    bench.add_argument("--out", default=None, help="results directory")
+    bench.set_defaults(func=cmd_bench)
 
     default = subparsers.add_parser("default", help="the default experiment (no arguments)")
     add_run_options(default)

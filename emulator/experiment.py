@@ -78,7 +78,7 @@ class Progress:
 
 
 def run_experiment(topology, dilation, trace_path, schedulers, out_dir, policy_config=None,
-                   timeout=600.0, echo=print, trace=None, sweep=None):
+                   timeout=600.0, echo=print, trace=None, sweep=None, speed=None):
     """Replay ``trace_path`` under each scheduler into ``out_dir``; returns {scheduler: fidelity}."""
     from controller.policies import policy_classes
     from traces import load_trace
@@ -98,6 +98,7 @@ def run_experiment(topology, dilation, trace_path, schedulers, out_dir, policy_c
         "schedulers": [],               # those that completed, in order
         "topology": topology.to_dict(),
         "dilation": dilation.to_dict(),
+        "speed": speed,                 # how the dilation and MTU were chosen, and why
         "versions": versions(),
         "git_revision": git_revision(),
         "datapath": None,

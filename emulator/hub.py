@@ -45,7 +45,7 @@ class _AgentHandler(socketserver.StreamRequestHandler):
         try:
             self.wfile.write(data)
             self.wfile.flush()
-        except OSError:
+        except (OSError, ValueError):   # the agent is gone (ValueError: its file closed)
             pass
 
 

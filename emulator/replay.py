@@ -247,6 +247,7 @@ class Replay:
             "pinned_rules": result["fidelity"]["pinned_rules"],
             "wakeup_latency": result["fidelity"]["wakeup_latency"],
             "datapath": fabric_info.datapath,
+            "t0_monotonic": result["t0"],
         }
         with open(os.path.join(self.out_dir, "fidelity.json"), "w", encoding="utf-8") as handle:
             json.dump(fidelity, handle, indent=2)

@@ -11,7 +11,7 @@ workload is; these three knobs move it.
 
 import dataclasses
 
-from emulator.dilation import Dilation
+from emulator.calibration import choose_speed
 from emulator.experiment import run_experiment
 
 
@@ -27,7 +27,7 @@ def with_host_rate(topology, gbps):
     return topology.scaled_rates(factor)
 
 
-def point_runner(parameter, topology, trace, trace_path, schedulers, emulated_rate,
+def point_runner(parameter, topology, trace, trace_path, schedulers, emulated_rate, mtu,
                  time_dilation=None, byte_scale=None, **run_options):
     """``run_point(value, point_dir)`` for :func:`analysis.sweep.run_sweep`."""
     from traces import scale_trace_rate
@@ -40,9 +40,10 @@ def point_runner(parameter, topology, trace, trace_path, schedulers, emulated_ra
             point_topology = with_host_rate(topology, value)
         elif parameter == "slo_scale":
             point_trace = scale_slo(trace, value)
-        dilation = Dilation.for_topology(point_topology, emulated_rate, time_dilation, byte_scale)
+        dilation, speed = choose_speed(point_topology, mtu, point_trace, emulated_rate,
+                                       time_dilation, byte_scale)
         run_experiment(point_topology, dilation, trace_path, schedulers, str(point_dir),
                        trace=point_trace, sweep={"parameter": parameter, "value": value},
-                       **run_options)
+                       speed=speed, **run_options)
 
     return run_point

@@ -53,6 +53,10 @@ def _size(value):
         raise ValueError(err.message) from None
 
 
+MIN_MTU = 576
+MAX_MTU = 64000     # veth and OVS's userspace datapath carry it (measured); 65535 is veth's limit
+
+
 class PortDefaults(_Strict):
     rate: float = 100e9
     buffer: int = 16 * 2**20
@@ -72,8 +76,8 @@ class PortDefaults(_Strict):
     @field_validator("mtu")
     @classmethod
     def _mtu(cls, value):
-        if not 576 <= value <= 9000:
-            raise ValueError("mtu must be between 576 and 9000")
+        if not MIN_MTU <= value <= MAX_MTU:
+            raise ValueError(f"mtu must be between {MIN_MTU} and {MAX_MTU}")
         return value
 
 
@@ -216,6 +220,10 @@ class Topology:
         """This topology with every link rate multiplied by ``factor``."""
         links = [replace(l, rate_bps=l.rate_bps * factor) for l in self.links]
         return replace(self, links=links, rate_factor=self.rate_factor * factor)
+
+    def with_mtu(self, mtu):
+        """This topology with every link's MTU set to ``mtu`` (the emulation's)."""
+        return replace(self, links=[replace(l, mtu=mtu) for l in self.links])
 
     def max_rate_bps(self):
         return max(l.rate_bps for l in self.links)

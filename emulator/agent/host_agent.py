@@ -23,10 +23,11 @@ import socket
 import time
 
 from common.reactor import LineChannel, Reactor
-from emulator.agent.transfers import TcpReceiver, TcpSender
+from emulator.agent.transfers import FIRST_WRITE, TcpReceiver, TcpSender, zeros_file
 from emulator.agent.udp_transfers import UdpReceiver, UdpSender
 
 PR_SET_TIMERSLACK = 29
+REFILL_SECONDS = 0.002
 STOP_GRACE = 5.0       # seconds for senders to see their receivers close after 'stop'
 
 
@@ -54,6 +55,9 @@ class HostAgent:
             for dep in node.deps:
                 self.dependents.setdefault(dep, []).append(node.id)
         self.loop = Reactor()
+        self.zeros_fd = zeros_file()
+        # unsent bytes a flow keeps queued: 2 ms of the NIC's rate, 64 KiB at least
+        self.refill_bytes = max(FIRST_WRITE, int(config.nic_rate_bps / 8 * REFILL_SECONDS))
         self.records = []
         self.senders = {}            # flow id -> TcpSender / UdpSender (connected before t0)
         self.active = {}             # flow id -> sender, from its start until it finishes
@@ -193,9 +197,9 @@ class HostAgent:
             self.add_record(sender.record)
             self.node_failed(nid, sender.error)
             return
-        self._to_controller({"op": "arrive", "flow_id": nid})
         self.active[nid] = sender
         sender.start(ready)
+        self._to_controller({"op": "arrive", "flow_id": nid})
 
     def _compute_done(self, nid, ready, start):
         self.add_record({"node_id": nid, "role": "compute", "ready": ready, "start": start,
@@ -211,16 +215,17 @@ class HostAgent:
 
     def flow_received(self, flow_id):
         """This host received every byte of ``flow_id``: the flow node is done."""
-        self._to_controller({"op": "complete", "flow_id": flow_id})
         self.node_done(flow_id)
+        self._to_controller({"op": "complete", "flow_id": flow_id}, soon=True)
 
     def node_done(self, nid):
-        message = {"op": "done", "node": nid}
-        data = json.dumps(message).encode() + b"\n"
-        for host in self.config.notify.get(nid, ()):   # the hosts waiting for it first
-            self.peers[host].send(data)
+        """Critical path first: local dependents start, then the hosts waiting
+        for ``nid`` hear of it; the hub's count can wait for the loop's turn."""
+        data = json.dumps({"op": "done", "node": nid}).encode() + b"\n"
         self.on_done(nid)
-        self.hub.send(data)
+        for host in self.config.notify.get(nid, ()):
+            self.peers[host].send(data)
+        self.hub.send_soon(data)
 
     def node_failed(self, nid, reason):
         self._to_hub({"op": "failed", "node": nid, "reason": reason})   # relayed to everyone
@@ -257,9 +262,13 @@ class HostAgent:
     def _to_hub(self, message):
         self.hub.send(json.dumps(message).encode() + b"\n")
 
-    def _to_controller(self, message):
+    def _to_controller(self, message, soon=False):
         message["token"] = self.config.token
-        self.controller.send(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+        data = json.dumps(message, separators=(",", ":")).encode() + b"\n"
+        if soon:
+            self.controller.send_soon(data)
+        else:
+            self.controller.send(data)
 
     def _controller_message(self, line):
         message = json.loads(line)
