@@ -16,10 +16,9 @@ demotion, pacing) is pushed to the sender's agent, which sets ``IP_TOS`` and
 ``SO_MAX_PACING_RATE`` on the flow's socket; the agent records when it
 applied it, so decision-to-marking latency is measured, not assumed.
 
-A flow starts the moment it is ready, at the provisional marking (the lowest
-queue), and moves when its decision lands: waiting for the controller would
-cost a round trip per flow, and a lowest-priority start never takes
-bandwidth a decided flow would have had.
+A ready flow announces itself (``arrive``) and sends its first byte once its
+decision lands: a provisional marking would reorder its packets when the
+decision promoted them, and TCP takes reordering for loss.
 
 Everything the policy sees runs on the flow registry's one event-loop
 thread (:mod:`controller.registry_server`): notices, decisions and ticks.

@@ -10,8 +10,7 @@ unauthenticated or failing request gets ``{"ok": false, "error": reason}``;
 nothing a client sends can stop the server.
 
 One thread runs the loop and so every handler call: the policy and its view
-need no lock, and a burst of notices is handled in one pass, its pushes
-written once per connection.
+need no lock.
 """
 
 import hmac
@@ -27,31 +26,17 @@ log = logging.getLogger(__name__)
 
 
 class Connection:
-    """One client connection; pushes to it are written once per loop pass."""
+    """One client connection; replies and pushes are written at once (an
+    agent's flow waits for its decision, so no batching delays it)."""
 
     def __init__(self, server, sock):
         self.server = server
         self.host = None
-        self.out = bytearray()
         self.channel = LineChannel(server.loop, sock, lambda line: server.serve_line(line, self),
                                    on_close=lambda: server.forget(self), max_line=MAX_LINE)
 
-    @property
-    def open(self):
-        return not self.channel.closed
-
     def send(self, message):
-        if self.channel.closed:
-            return False
-        if not self.out:
-            self.server.loop.call_soon(self.flush)
-        self.out += encode(message)
-        return True
-
-    def flush(self):
-        data, self.out = bytes(self.out), bytearray()
-        if data:
-            self.channel.send(data)
+        return self.channel.send(encode(message))
 
 
 class RegistryServer:
@@ -84,7 +69,6 @@ class RegistryServer:
         """Handle one request line."""
         if len(line) > MAX_LINE:
             conn.send({"id": None, "ok": False, "error": f"line over {MAX_LINE} bytes"})
-            conn.flush()
             return
         try:
             request = parse_request(line)
@@ -93,7 +77,6 @@ class RegistryServer:
             return
         if not hmac.compare_digest(request.token.encode(), self.token.encode()):
             conn.send({"id": request.id, "ok": False, "error": "unauthenticated: bad token"})
-            conn.flush()
             conn.channel.close()
             return
         try:
@@ -117,7 +100,7 @@ class RegistryServer:
     def _refuse(self, conn, request, error):
         if request.id is None and request.op in NOTICES:
             log.warning("%s from %s refused: %s", request.op, conn.host, error)
-            conn.send({"push": "error", "op": request.op, "error": error})
+            conn.send({"push": "error", "op": request.op, "error": error, "flow_id": request.flow_id})
         else:
             conn.send({"id": request.id, "ok": False, "error": error})
 

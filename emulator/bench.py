@@ -66,9 +66,7 @@ def bench_burst(topology, dilation, out_dir, echo):
                   "p50": _round(controller.get("decide_latency_p50_ms"), 1e3),
                   "p99": _round(controller.get("decide_latency_p99_ms"), 1e3)},
               "decision_to_mark_wall_us": {"p50": fidelity["decision_to_mark_p50_wall_us"],
-                                           "p99": fidelity["decision_to_mark_p99_wall_us"]},
-              "provisional_wall_us": {"p50": fidelity["provisional_p50_wall_us"],
-                                      "p99": fidelity["provisional_p99_wall_us"]}}
+                                           "p99": fidelity["decision_to_mark_p99_wall_us"]}}
     echo(f"burst of {len(flows)}: all sending within {report['all_sending_within_wall_us']} wall us; "
          f"decision-to-mark {report['decision_to_mark_wall_us']}")
     return report

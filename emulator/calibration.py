@@ -72,40 +72,53 @@ def typical_time_s(trace, topology):
 
 
 def choose_speed(topology, mtu, trace=None, emulated_rate=None, time_dilation=None, byte_scale=None):
-    """(Dilation, record for run.json) for this topology, MTU and trace."""
+    """(Dilation, record for run.json) for this topology, MTU and trace.
+
+    Given alone, ``time_dilation`` sets the emulated rate (every byte is
+    sent); with ``emulated_rate`` it sets the byte scale instead.  Given
+    neither, the rate is chosen here and every byte is sent (byte scale 1,
+    unless ``byte_scale`` says otherwise).
+    """
     fastest = topology.max_rate_bps()
     host_rate = max(topology.host_link(h.name).rate_bps for h in topology.hosts)
     record = {"emulated_mtu": mtu, "fabric_capacity_bps": _capacity(mtu),
               "engine_overhead_wall_us": ENGINE_OVERHEAD_S * 1e6, "overhead_fraction": OVERHEAD_FRACTION}
-    if emulated_rate is None:
-        hops = mean_switch_hops(topology)
-        per_link = _capacity(mtu) / (len(topology.hosts) * max(hops, 1.0))
-        host_emulated = _nice_below(min(MAX_EMULATED_RATE, per_link, host_rate))
-        reason = (f"fabric capacity {format_rate(_capacity(mtu))} at MTU {mtu} over "
-                  f"{len(topology.hosts)} hosts x {hops:.2f} switch hops")
-        typical = typical_time_s(trace, topology) if trace is not None else None
-        if typical and time_dilation is None and byte_scale is None:
-            record["typical_node_real_us"] = round(typical * 1e6, 3)
-            needed = ENGINE_OVERHEAD_S / (OVERHEAD_FRACTION * typical)   # minimum dilation
-            if host_rate / host_emulated < needed:
-                host_emulated = _nice_below(host_rate / needed)
-                reason = (f"engine overhead {ENGINE_OVERHEAD_S * 1e6:.0f} wall us must stay under "
-                          f"{OVERHEAD_FRACTION:.0%} of the trace's median node "
-                          f"({typical * 1e6:.1f} real us)")
-        rate = fastest * host_emulated / host_rate      # the same dilation on every link
-        record["chosen_by"] = "automatic"
-        record["reason"] = reason
+    if emulated_rate is not None:
+        rate, record["chosen_by"] = emulated_rate, "--emulated-rate"
+        dilation = Dilation.for_topology(topology, rate, time_dilation, byte_scale)
+    elif time_dilation is not None:
+        rate, record["chosen_by"] = fastest / time_dilation, "--time-dilation"
+        dilation = Dilation.for_topology(topology, rate, None, byte_scale)
     else:
-        rate = emulated_rate
-        record["chosen_by"] = "--emulated-rate"
-    dilation = Dilation.for_topology(topology, rate, time_dilation, byte_scale)
-    if time_dilation is not None:
-        record["chosen_by"] = "--time-dilation"
-    elif byte_scale is not None:
-        record["chosen_by"] = "--byte-scale"
+        host_emulated, reason, typical = _automatic_host_rate(topology, mtu, trace, host_rate)
+        if typical is not None:
+            record["typical_node_real_us"] = round(typical * 1e6, 3)
+        rate = fastest * host_emulated / host_rate      # the same dilation on every link
+        record["chosen_by"] = "automatic" if byte_scale is None else "automatic rate, --byte-scale"
+        record["reason"] = reason
+        dilation = Dilation.for_topology(topology, rate, None, byte_scale)
     record["emulated_host_rate_bps"] = dilation.emu_rate(host_rate)
+    record["byte_scale"] = dilation.byte_scale
     record["time_dilation"] = dilation.factor
     # A packet in flight cannot be preempted: one MTU at a host link's rate,
     # in real (trace) time, is the finest priority granularity.
     record["preemption_granularity_real_us"] = round((mtu + 14) * 8 * dilation.byte_scale / host_rate * 1e6, 3)
     return dilation, record
+
+
+def _automatic_host_rate(topology, mtu, trace, host_rate):
+    """(emulated host-link rate, reason, typical node time or None)."""
+    hops = mean_switch_hops(topology)
+    per_link = _capacity(mtu) / (len(topology.hosts) * max(hops, 1.0))
+    host_emulated = _nice_below(min(MAX_EMULATED_RATE, per_link, host_rate))
+    reason = (f"fabric capacity {format_rate(_capacity(mtu))} at MTU {mtu} over "
+              f"{len(topology.hosts)} hosts x {hops:.2f} switch hops")
+    typical = typical_time_s(trace, topology) if trace is not None else None
+    if typical:
+        needed = ENGINE_OVERHEAD_S / (OVERHEAD_FRACTION * typical)   # the least dilation
+        if host_rate / host_emulated < needed:
+            host_emulated = _nice_below(host_rate / needed)
+            reason = (f"engine overhead {ENGINE_OVERHEAD_S * 1e6:.0f} wall us must stay under "
+                      f"{OVERHEAD_FRACTION:.0%} of the trace's median node "
+                      f"({typical * 1e6:.1f} real us)")
+    return host_emulated, reason, typical

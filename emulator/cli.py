@@ -62,6 +62,8 @@ def default_out_dir(kind):
 def cmd_selftest(args):
     from mininet.log import setLogLevel
 
+    if args.replay:
+        return _selftest_replay(args)
     from emulator.selftest import run_selftest
 
     topology, dilation, _ = fabric_from_args(args)
@@ -72,6 +74,44 @@ def cmd_selftest(args):
     out = args.out or default_out_dir("selftest")
     report = run_selftest(topology, dilation, args.seconds, out)
     return 0 if report["passed"] else 1
+
+
+def _selftest_replay(args):
+    """Dilation invariance: the trace at the automatic dilation and 10x slower (or --dilations)."""
+    from mininet.log import setLogLevel
+
+    from emulator.invariance import run_invariance
+    from emulator.topology import load_topology
+    from traces import load_trace
+
+    rate, mtu = speed_options(args)
+    schedulers = _schedulers(args.scheduler)
+    if not os.path.exists(args.trace):
+        raise UserError(args.trace, "no such trace file")
+    trace = load_trace(args.trace, hosts={h.name for h in load_topology(args.topology).hosts})
+    topology, dilation, _ = fabric_from_args(args, trace)
+    if args.dilations:
+        try:
+            dilations = [float(v) for v in args.dilations.split(",") if v.strip()]
+        except ValueError:
+            raise UserError("--dilations", f"cannot read {args.dilations!r} as numbers") from None
+        if len(dilations) < 2 or min(dilations) <= 0:
+            raise UserError("--dilations", "give at least two positive dilations")
+    else:
+        dilations = [dilation.factor, 10 * dilation.factor]
+    require_root("selftest --replay")
+    setLogLevel("warning")
+    out = args.out or default_out_dir("invariance")
+    _, passed = run_invariance(topology, mtu, trace, args.trace, schedulers, dilations, out,
+                               policy_config=args.policy_config, timeout=args.timeout)
+    return 0 if passed else 1
+
+
+def _schedulers(text):
+    schedulers = [s.strip() for s in text.split(",") if s.strip()]
+    if not schedulers:
+        raise UserError("--scheduler", "name at least one scheduler")
+    return schedulers
 
 
 def cmd_topology(args):
@@ -126,9 +166,7 @@ def cmd_run(args):
     from traces import load_trace
 
     speed_options(args)
-    schedulers = [s.strip() for s in args.scheduler.split(",") if s.strip()]
-    if not schedulers:
-        raise UserError("--scheduler", "name at least one scheduler")
+    schedulers = _schedulers(args.scheduler)
     if not os.path.exists(args.trace):
         raise UserError(args.trace, "no such trace file")
     hosts = {h.name for h in load_topology(args.topology).hosts}
@@ -214,11 +252,16 @@ def cmd_default(args):
 
 def register(subparsers):
     selftest = subparsers.add_parser(
-        "selftest", help="build the fabric and measure its fidelity (writes fidelity.json)")
-    add_fabric_options(selftest)
+        "selftest", help="build the fabric and measure its fidelity (writes fidelity.json); "
+                         "--replay checks that results do not depend on the dilation")
+    add_run_options(selftest)
     selftest.add_argument("--seconds", type=float, default=6.0,
                           help="seconds of traffic per measurement (default 6)")
-    selftest.add_argument("--out", default=None, help="results directory")
+    selftest.add_argument("--replay", action="store_true",
+                          help="replay --trace at two dilations and compare the results")
+    selftest.add_argument("--dilations", default=None,
+                          help="with --replay: comma-separated time dilations (default: the "
+                               "automatic one and 10x it)")
     selftest.set_defaults(func=cmd_selftest)
 
     topo = subparsers.add_parser("topology", help="validate a topology file")

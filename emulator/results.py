@@ -163,16 +163,14 @@ class RunRecords:
         * ``start_lag``: flows, from the instant the DAG made them ready (the
           end of their last dependency, wherever it ran, or their request's
           arrival) to their first byte written: notification, timer and
-          loop latency.
+          loop latency, and the round trip for the flow's first decision.
         * ``dispatch_lag``: the same for every node, compute included.
         * ``compute_overrun``: how much later than its duration a timed compute
           node ended.
         * ``decision_to_mark``: from the controller's decision to the sender's
           socket carrying it (``IP_TOS``, pacing).
-        * ``provisional``: how long a flow sent at the provisional marking
-          before its first decision landed.
         """
-        start_lag, dispatch, overrun, to_mark, provisional = [], [], [], [], []
+        start_lag, dispatch, overrun, to_mark = [], [], [], []
         for node in self.trace.nodes:
             rec = self.computes.get(node.id) if node.kind == "compute" else self.sends.get(node.id)
             if rec is None or rec.get("start") is None:
@@ -188,12 +186,9 @@ class RunRecords:
                 continue
             applied = rec.get("queues") or []
             to_mark += [q[0] - q[3] for q in applied if len(q) > 3 and q[3] is not None]
-            if applied:
-                provisional.append(applied[0][0] - rec["start"])
         out = {}
         for name, values in (("start_lag", start_lag), ("dispatch_lag", dispatch),
-                             ("compute_overrun", overrun), ("decision_to_mark", to_mark),
-                             ("provisional", provisional)):
+                             ("compute_overrun", overrun), ("decision_to_mark", to_mark)):
             arr = np.array(values) * 1e6
             for q in (50, 99):
                 out[f"{name}_p{q}_wall_us"] = round(float(np.percentile(arr, q)), 1) if arr.size else None

@@ -90,16 +90,20 @@ def apply_port_plan(ipr, ifname, plan):
     frame = plan.quantum
     ipr.tc("add", "htb", index=index, handle=ROOT_HANDLE, default=plan.default_classid & 0xFFFF)
     rate = _bytes_per_second(plan.rate_bps)
-    # burst: one jumbo frame plus 1 ms worth of tokens keeps HTB accurate
-    # with the kernel's timer granularity at these rates.
+    # burst: one frame.  HTB sends while its tokens are not negative, so an
+    # idle port passes two frames back to back, then one per frame time.  A
+    # bucket of "1 ms of tokens" (as before) is a burst of 1 ms of wall time,
+    # i.e. of 1 ms / D of trace time, and made results depend on the
+    # dilation; one frame is the same (real) bytes at every dilation, and
+    # large enough to absorb the kernel's timer jitter at jumbo frames.
+    burst = frame
     ipr.tc("add-class", "htb", index=index, handle=PORT_CLASS, parent=ROOT_HANDLE,
-           rate=rate, ceil=rate, burst=frame + rate // 1000, cburst=frame + rate // 1000,
-           mtu=frame, quantum=frame)
+           rate=rate, ceil=rate, burst=burst, cburst=burst, mtu=frame, quantum=frame)
     for cls in plan.classes:
         ceil = _bytes_per_second(cls.ceil_bps)
         ipr.tc("add-class", "htb", index=index, handle=cls.classid, parent=PORT_CLASS,
                rate=_bytes_per_second(cls.rate_bps), ceil=ceil, prio=cls.htb_prio,
-               burst=frame, cburst=frame + ceil // 1000, mtu=frame, quantum=frame)
+               burst=burst, cburst=burst, mtu=frame, quantum=frame)
         ipr.tc("add", "bfifo", index=index, handle=cls.leaf_handle, parent=cls.classid,
                limit=cls.limit_bytes)
     for flt in plan.filters:

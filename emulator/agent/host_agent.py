@@ -12,7 +12,8 @@ never cross the emulated data network:
   (failures, rare, go through the hub, which relays them to everyone);
 * the controller's flow registry: ``arrive`` when a flow starts, ``progress``
   when a compute node starts a layer, ``bytes`` sent, ``complete``; the
-  controller pushes each decision (queue, TOS, pacing) back asynchronously.
+  controller pushes each decision (queue, TOS, pacing) back asynchronously;
+  a flow's first byte waits for its first decision.
 """
 
 import ctypes
@@ -28,6 +29,8 @@ from emulator.agent.udp_transfers import UdpReceiver, UdpSender
 
 PR_SET_TIMERSLACK = 29
 REFILL_SECONDS = 0.002
+SOCKET_BUFFER = 8 << 20   # bytes: several windows at the fastest emulated rate
+DECISION_TIMEOUT = 1.0   # wall seconds a ready flow waits for its first decision at most
 STOP_GRACE = 5.0       # seconds for senders to see their receivers close after 'stop'
 
 
@@ -58,9 +61,11 @@ class HostAgent:
         self.zeros_fd = zeros_file()
         # unsent bytes a flow keeps queued: 2 ms of the NIC's rate, 64 KiB at least
         self.refill_bytes = max(FIRST_WRITE, int(config.nic_rate_bps / 8 * REFILL_SECONDS))
+        self.socket_buffer = SOCKET_BUFFER
         self.records = []
         self.senders = {}            # flow id -> TcpSender / UdpSender (connected before t0)
         self.active = {}             # flow id -> sender, from its start until it finishes
+        self.awaiting = {}           # flow id -> ready instant, until its first decision lands
         self._seen = set()           # nodes known to be done or failed
         self._connecting = 0
         self.t0 = None
@@ -75,6 +80,10 @@ class HostAgent:
         cfg = self.config
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Set before listen() so accepted connections inherit it and their
+        # first window is 10 segments; left to autotuning, it starts at
+        # tcp_rmem's 87380 bytes: one 64000-byte segment per round trip.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER)
         listener.bind((self.ip, cfg.data_port))
         listener.listen(4096)
         self.tcp_receiver = TcpReceiver(self, listener)
@@ -197,9 +206,27 @@ class HostAgent:
             self.add_record(sender.record)
             self.node_failed(nid, sender.error)
             return
+        # The first byte waits for the controller's decision: started at a
+        # provisional marking, the flow's packets would reorder when the
+        # decision moves them to a higher queue, and TCP would take the
+        # reordering for loss.
         self.active[nid] = sender
-        sender.start(ready)
+        self.awaiting[nid] = ready
         self._to_controller({"op": "arrive", "flow_id": nid})
+        self.loop.call_later(DECISION_TIMEOUT, self._no_decision, nid)
+
+    def _start_flow(self, nid, note=None):
+        ready = self.awaiting.pop(nid, None)
+        if ready is None:
+            return
+        sender = self.senders[nid]
+        if note:
+            sender.record["note"] = note
+        sender.start(ready)
+
+    def _no_decision(self, nid):
+        if nid in self.awaiting:
+            self._start_flow(nid, f"no decision within {DECISION_TIMEOUT} s: sent at the provisional queue")
 
     def _compute_done(self, nid, ready, start):
         self.add_record({"node_id": nid, "role": "compute", "ready": ready, "start": start,
@@ -273,13 +300,18 @@ class HostAgent:
     def _controller_message(self, line):
         message = json.loads(line)
         if message.get("push") == "decision":
-            sender = self.senders.get(message["flow_id"])
+            nid = message["flow_id"]
+            sender = self.senders.get(nid)
             if sender is not None:
                 sender.apply(message["queue"], message["tos"], message.get("pace_bps"),
                              message.get("reason", ""), message.get("decided_at"))
+                if nid in self.awaiting:
+                    self._start_flow(nid)
         elif message.get("push") == "error" or message.get("ok") is False:
             self.add_record({"role": "error", "error": message.get("error", "controller error"),
-                             "op": message.get("op")})
+                             "op": message.get("op"), "flow_id": message.get("flow_id")})
+            if message.get("flow_id") in self.awaiting:
+                self._start_flow(message["flow_id"], f"controller: {message.get('error')}")
 
     def _accept_peer(self, listener):
         try:

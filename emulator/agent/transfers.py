@@ -2,10 +2,10 @@
 
 A flow's connection is opened before time zero (as serving engines and
 NCCL keep their connections up), and its header naming the flow is sent
-then, so at run time a ready flow only writes: no thread, no handshake and
-no controller round trip stand between its dependencies ending and its first
-byte.  The socket starts at the provisional marking (the lowest queue) and
-the controller's decision, pushed asynchronously, re-marks and re-paces it.
+then, so at run time a ready flow only writes: no thread and no handshake
+stand between its dependencies ending and its first byte, only the
+controller's decision (see :mod:`emulator.agent.host_agent`).  Later
+decisions re-mark and re-pace the socket while it sends.
 """
 
 import os
@@ -58,6 +58,7 @@ class TcpSender:
             self.sock.bind((agent.ip, self.node.sport))
             tcp_socket.set_tos(self.sock, agent.config.provisional_tos)
             self.sock.setsockopt(socket.IPPROTO_TCP, TCP_NOTSENT_LOWAT, agent.refill_bytes)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, agent.socket_buffer)
             self.sock.setblocking(False)
             self.sock.connect_ex((agent.config.peers[self.node.dst], agent.config.data_port))
         except OSError as err:
