@@ -19,7 +19,7 @@ import os
 import socket
 import threading
 
-from common.reactor import LineChannel, Reactor
+from common.reactor import LineChannel, Reactor, realtime
 from controller.protocol import MAX_LINE, NOTICES, ProtocolError, encode, parse_request, request_id_of
 
 log = logging.getLogger(__name__)
@@ -112,8 +112,12 @@ class RegistryServer:
         if conn.host and self.hosts.get(conn.host) is conn:
             del self.hosts[conn.host]
 
+    def _run(self):
+        realtime()      # decisions are on every flow's critical path
+        self.loop.run()
+
     def start(self):
-        self._thread = threading.Thread(target=self.loop.run, name="registry", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="registry", daemon=True)
         self._thread.start()
         return self._thread
 

@@ -95,15 +95,19 @@ def _selftest_replay(args):
             dilations = [float(v) for v in args.dilations.split(",") if v.strip()]
         except ValueError:
             raise UserError("--dilations", f"cannot read {args.dilations!r} as numbers") from None
-        if len(dilations) < 2 or min(dilations) <= 0:
-            raise UserError("--dilations", "give at least two positive dilations")
+        if len(dilations) < 2 or min(dilations) <= 0 or len(set(dilations)) < len(dilations):
+            raise UserError("--dilations", "give at least two distinct positive dilations "
+                                           "(--repeat repeats each)")
     else:
         dilations = [dilation.factor, 10 * dilation.factor]
     require_root("selftest --replay")
     setLogLevel("warning")
     out = args.out or default_out_dir("invariance")
+    if args.repeat < 1:
+        raise UserError("--repeat", "must be at least 1")
     _, passed = run_invariance(topology, mtu, trace, args.trace, schedulers, dilations, out,
-                               policy_config=args.policy_config, timeout=args.timeout)
+                               repeat=args.repeat, policy_config=args.policy_config,
+                               timeout=args.timeout)
     return 0 if passed else 1
 
 
@@ -262,6 +266,8 @@ def register(subparsers):
     selftest.add_argument("--dilations", default=None,
                           help="with --replay: comma-separated time dilations (default: the "
                                "automatic one and 10x it)")
+    selftest.add_argument("--repeat", type=int, default=1,
+                          help="with --replay: runs per dilation (their spread is the noise)")
     selftest.set_defaults(func=cmd_selftest)
 
     topo = subparsers.add_parser("topology", help="validate a topology file")

@@ -20,6 +20,7 @@ fabric removes what it created and nothing else: the processes it started
 """
 
 import contextlib
+import ipaddress
 import logging
 import os
 import signal
@@ -33,6 +34,7 @@ from emulator.routing import Routes
 
 log = logging.getLogger(__name__)
 OFFLOADS = ("tx", "rx", "tso", "gso", "gro")
+HOST_PREFIX = 16
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class Fabric:
         try:
             # Mininet starts host shells and creates veths as nodes and links are added
             for host in topo.hosts:
-                self.net.addHost(host.internal, ip=f"{host.ip}/16", mac=host.mac)
+                self.net.addHost(host.internal, ip=f"{host.ip}/{HOST_PREFIX}", mac=host.mac)
             for switch in topo.switches:
                 self.net.addSwitch(switch.internal, datapath=self.datapath,
                                    failMode="secure", protocols="OpenFlow13",
@@ -88,6 +90,7 @@ class Fabric:
             self.net.build()
             self.net.start()
             self._configure_interfaces()
+            self._configure_host_tcp()
             self._install_queues()
             if self.controller:
                 self._connect_controller()
@@ -142,6 +145,33 @@ class Fabric:
                 for feature in OFFLOADS:
                     args += [feature, "off"]
                 self._run_in(node, args)
+
+    def _configure_host_tcp(self):
+        """Dilate the TCP timers that matter, on every host's route.
+
+        Kernel TCP's timers run in wall-clock time and so do not dilate: a
+        40 ms delayed ACK is 40 us of trace time at x1000 but 400 us at x100,
+        and a 200 ms minimum RTO fires spuriously at x1000 once a queue holds
+        a packet for 200 us of trace time.  Every segment is acknowledged at
+        once (``quickack``), and the minimum RTO is twice the longest queueing
+        a port's buffer allows, in dilated time.
+        """
+        for host in self.topology.hosts:
+            link = self.topology.host_link(host.name)
+            prefix = ipaddress.ip_interface(f"{host.ip}/{HOST_PREFIX}").network
+            self._run_in(host.name, ["ip", "route", "replace", str(prefix),
+                                     "dev", self.intf_name(host.name, self._peer(link, host.name)),
+                                     "proto", "kernel", "scope", "link", "src", host.ip,
+                                     "rto_min", f"{self.min_rto_ms(link):.0f}ms", "quickack", "1"])
+
+    def min_rto_ms(self, link):
+        """Minimum RTO (wall ms): twice a full buffer's drain time, dilated; 200 ms at least."""
+        drain_real = link.buffer_bytes * 8 / link.rate_bps
+        return max(200.0, 2 * drain_real * self.dilation.factor * 1e3)
+
+    @staticmethod
+    def _peer(link, node):
+        return link.b if link.a == node else link.a
 
     def _ns_pid(self, node):
         """PID whose network namespace holds ``node``'s interfaces (None: root)."""

@@ -67,28 +67,58 @@ def _pct(value):
 
 
 def run_invariance(topology, mtu, trace, trace_path, schedulers, dilations, out_dir, echo=print,
-                   **run_options):
-    """Replay ``trace`` at each time dilation; returns (report, passed)."""
+                   repeat=1, **run_options):
+    """Replay ``trace`` at each time dilation (``repeat`` times); returns (report, passed).
+
+    With repeats, each dilation's mean is compared, and the spread between
+    repeats at one dilation (the run-to-run noise) is reported beside it.
+    """
     os.makedirs(out_dir, exist_ok=True)
-    metrics, labels = {}, []
+    metrics, labels, noise = {}, [], {}
     for factor in dilations:
         label = f"x{factor:g}"
         labels.append(label)
-        dilation, speed = choose_speed(topology, mtu, trace, time_dilation=factor)
-        echo(f"--- {label}: {dilation.describe(topology)}")
-        directory = os.path.join(out_dir, label)
-        run_experiment(topology, dilation, trace_path, schedulers, directory, trace=trace,
-                       speed=speed, echo=echo, **run_options)
-        run = RunResults(directory)
-        metrics[label] = {name: scheduler_metrics(results) for name, results in run.schedulers.items()}
+        runs = []
+        for trial in range(repeat):
+            dilation, speed = choose_speed(topology, mtu, trace, time_dilation=factor)
+            echo(f"--- {label} run {trial + 1}/{repeat}: {dilation.describe(topology)}")
+            directory = os.path.join(out_dir, label if repeat == 1 else f"{label}-{trial + 1}")
+            run_experiment(topology, dilation, trace_path, schedulers, directory, trace=trace,
+                           speed=speed, echo=echo, **run_options)
+            run = RunResults(directory)
+            runs.append({name: scheduler_metrics(results) for name, results in run.schedulers.items()})
+        metrics[label] = {name: _mean_metrics([r[name] for r in runs]) for name in schedulers}
+        noise[label] = {name: _spread([r[name]["slo_attainment"] for r in runs]) for name in schedulers}
     rows, passed = compare(metrics, schedulers)
+    for row in rows:
+        row["attainment_spread_between_repeats"] = {l: noise[l][row["scheduler"]] for l in labels}
     report = {"trace": trace_path, "requests": len(trace.requests), "dilations": list(dilations),
+              "repeat": repeat,
               "tolerance": {"attainment": ATTAINMENT_TOLERANCE, "ttft_p50_relative": TTFT_P50_TOLERANCE},
               "schedulers": rows, "passed": passed}
     with open(os.path.join(out_dir, "invariance.json"), "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=2)
     echo(format_table(rows, labels))
+    if repeat > 1:
+        echo("attainment spread between repeats: " + "; ".join(
+            f"{r['scheduler']} " + ", ".join(f"{l} {_fmt(v, 3)}" for l, v in
+                                              r["attainment_spread_between_repeats"].items())
+            for r in rows))
     echo(f"dilation invariance: {'PASSED' if passed else 'FAILED'} (attainment within "
          f"{ATTAINMENT_TOLERANCE}, TTFT p50 within {TTFT_P50_TOLERANCE:.0%}); "
          f"{os.path.join(out_dir, 'invariance.json')}")
     return report, passed
+
+
+def _mean_metrics(values):
+    keys = ("slo_attainment", "ttft_p50_us", "ttft_p99_us")
+    out = {}
+    for key in keys:
+        found = [v[key] for v in values if v.get(key) is not None]
+        out[key] = sum(found) / len(found) if len(found) == len(values) else None
+    return out
+
+
+def _spread(values):
+    found = [v for v in values if v is not None]
+    return max(found) - min(found) if len(found) == len(values) and found else None

@@ -23,7 +23,7 @@ import resource
 import socket
 import time
 
-from common.reactor import LineChannel, Reactor
+from common.reactor import LineChannel, Reactor, realtime
 from emulator.agent.transfers import FIRST_WRITE, TcpReceiver, TcpSender, zeros_file
 from emulator.agent.udp_transfers import UdpReceiver, UdpSender
 
@@ -36,11 +36,13 @@ STOP_GRACE = 5.0       # seconds for senders to see their receivers close after 
 
 def _low_latency_process():
     """Wake timers on time (the default 50 us timer slack would delay every
-    timed node) and allow a descriptor per flow connection."""
+    timed node), run ahead of the datapath (see :func:`common.reactor.realtime`)
+    and allow a descriptor per flow connection."""
     try:
         ctypes.CDLL(None).prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+    realtime()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
