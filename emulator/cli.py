@@ -64,15 +64,23 @@ def cmd_selftest(args):
 
     if args.replay:
         return _selftest_replay(args)
+    if args.capacity:
+        return _selftest_capacity(args)
     from emulator.selftest import run_selftest
 
     topology, dilation, _ = fabric_from_args(args)
     require_root("selftest")
     if args.seconds <= 0:
         raise UserError("--seconds", "must be positive")
+    try:
+        counts = [int(v) for v in args.rate_flows.split(",") if v.strip()] if args.rate_flows else []
+    except ValueError:
+        raise UserError("--rate-flows", f"cannot read {args.rate_flows!r} as flow counts") from None
+    if any(n < 1 or n > 64 for n in counts):
+        raise UserError("--rate-flows", "flow counts must be between 1 and 64")
     setLogLevel("warning")
     out = args.out or default_out_dir("selftest")
-    report = run_selftest(topology, dilation, args.seconds, out)
+    report = run_selftest(topology, dilation, args.seconds, out, rate_flows=counts)
     return 0 if report["passed"] else 1
 
 
@@ -109,6 +117,35 @@ def _selftest_replay(args):
                                repeat=args.repeat, policy_config=args.policy_config,
                                timeout=args.timeout)
     return 0 if passed else 1
+
+
+def _selftest_capacity(args):
+    """Aggregate capacity of single-ToR and leaf-spine fabrics of several sizes."""
+    import json
+
+    from mininet.log import setLogLevel
+
+    from emulator.capacity import SHAPES, run_capacity
+
+    rate, mtu = speed_options(args)
+    try:
+        sizes = [int(v) for v in args.capacity.split(",") if v.strip()]
+    except ValueError:
+        raise UserError("--capacity", f"cannot read {args.capacity!r} as host counts") from None
+    if not sizes or any(n < 2 or n > 128 for n in sizes):
+        raise UserError("--capacity", "host counts must be between 2 and 128")
+    if args.seconds <= 0:
+        raise UserError("--seconds", "must be positive")
+    require_root("selftest --capacity")
+    setLogLevel("warning")
+    out = args.out or default_out_dir("capacity")
+    rows = run_capacity(sizes, SHAPES, mtu, rate, args.seconds)
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "capacity.json")
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump({"mtu": mtu, "seconds": args.seconds, "rows": rows}, handle, indent=2)
+    print(f"wrote {path}")
+    return 0
 
 
 def _schedulers(text):
@@ -261,6 +298,11 @@ def register(subparsers):
     add_run_options(selftest)
     selftest.add_argument("--seconds", type=float, default=6.0,
                           help="seconds of traffic per measurement (default 6)")
+    selftest.add_argument("--rate-flows", default=None,
+                          help="extra flow counts for the rate-accuracy test, e.g. 1,16")
+    selftest.add_argument("--capacity", default=None, metavar="N,N,...",
+                          help="measure aggregate capacity of single-ToR and leaf-spine fabrics "
+                               "of these host counts (one backlogged flow per host)")
     selftest.add_argument("--replay", action="store_true",
                           help="replay --trace at two dilations and compare the results")
     selftest.add_argument("--dilations", default=None,

@@ -3,7 +3,10 @@
 Builds the fabric, sends real backlogged TCP traffic and measures:
 
 * ``rate_accuracy``: goodput of >= 4 backlogged flows sharing one bottleneck
-  port, over the port's configured (emulated) rate;
+  port, over the port's configured (emulated) rate (``--rate-flows`` adds
+  other flow counts);
+* ``fairness``: Jain's index of those flows' goodputs, which share one queue
+  (1 = equal shares; the aggregate alone would hide an unfair split);
 * ``priority_isolation``: share of a contended switch port that a backlogged
   high-priority flow gets while a backlogged low-priority flow competes;
 * ``nic_priority_isolation``: the same on a sender's own NIC (one host
@@ -15,7 +18,7 @@ Builds the fabric, sends real backlogged TCP traffic and measures:
 
 Goodput counts TCP payload only, so a perfect port scores about
 ``(MTU - 52) / (MTU + 14)`` (0.99 at MTU 9000).  The test passes when every
-ratio is >= 0.95.
+ratio and the fairness index are >= 0.95.
 """
 
 import json
@@ -38,9 +41,20 @@ def pick_hosts(topology, count):
     return hosts[:count]
 
 
-def measure_rate_accuracy(fabric, senders, receiver, seconds):
+def jain_index(values):
+    """Jain's fairness index: (sum x)^2 / (n sum x^2); 1 when all are equal."""
+    values = [float(v) for v in values]
+    squares = sum(v * v for v in values)
+    return sum(values) ** 2 / (len(values) * squares) if squares else 0.0
+
+
+def measure_rate_accuracy(fabric, senders, receiver, seconds, flows=None):
+    """Goodput of ``flows`` backlogged flows (default one per sender, spread
+    round-robin over ``senders``) into ``receiver``, over the port's rate."""
     port = fabric.egress_port(*_last_hop(fabric, receiver))
-    results = run_backlogged(fabric, [TestFlow(s, receiver) for s in senders], seconds)
+    count = flows or len(senders)
+    tests = [TestFlow(senders[i % len(senders)], receiver) for i in range(count)]
+    results = run_backlogged(fabric, tests, seconds)
     total = sum(r.goodput_bps for r in results)
     return total / port.plan.rate_bps, results
 
@@ -67,8 +81,11 @@ def _last_hop(fabric, host):
     return _first_hop(fabric, host), host
 
 
-def run_selftest(topology, dilation, seconds=6.0, out_dir=None, echo=print):
-    """Build the fabric, measure, write ``fidelity.json``; return the report."""
+def run_selftest(topology, dilation, seconds=6.0, out_dir=None, echo=print, rate_flows=()):
+    """Build the fabric, measure, write ``fidelity.json``; return the report.
+
+    ``rate_flows``: extra flow counts for the rate-accuracy test (e.g. 1, 16).
+    """
     a, b, c, d, e = pick_hosts(topology, 5)
     with Fabric(topology, dilation) as fabric:
         echo(f"fabric: {topology.name}, {len(topology.hosts)} hosts, "
@@ -81,8 +98,16 @@ def run_selftest(topology, dilation, seconds=6.0, out_dir=None, echo=print):
         cpu0, wall0 = ovs.process_cpu_seconds(pid), time.monotonic()
         rate, rate_flows = measure_rate_accuracy(fabric, [a, b, c, d], e, seconds)
         switch_cpu = (ovs.process_cpu_seconds(pid) - cpu0) / (time.monotonic() - wall0)
+        fairness = jain_index([r.goodput_bps for r in rate_flows])
         echo(f"rate accuracy      {rate:.3f}  ({len(rate_flows)} TCP flows into {e}: "
              + ", ".join(f"{r.goodput_bps / 1e6:.1f}" for r in rate_flows) + " Mbit/s)")
+        echo(f"fairness           {fairness:.3f}  (Jain's index of those flows, one queue)")
+        by_count = {}
+        for count in rate_flows_counts(rate_flows_extra=rate_flows, default=len(rate_flows)):
+            acc, flows = measure_rate_accuracy(fabric, [a, b, c, d], e, seconds, count)
+            by_count[count] = {"rate_accuracy": round(acc, 4),
+                               "fairness": round(jain_index([r.goodput_bps for r in flows]), 4)}
+            echo(f"  {count:>2} flows        {acc:.3f}  fairness {by_count[count]['fairness']:.3f}")
 
         prio, prio_flows = measure_priority(fabric, (a, e), (b, e), seconds)
         echo(f"priority isolation {prio:.3f}  (switch port to {e}: high "
@@ -96,6 +121,8 @@ def run_selftest(topology, dilation, seconds=6.0, out_dir=None, echo=print):
                       + fabric.interface_drops() - ifdrops0)
         report = {
             "rate_accuracy": round(rate, 4),
+            "fairness": round(fairness, 4),
+            "rate_accuracy_by_flows": by_count,
             "priority_isolation": round(prio, 4),
             "nic_priority_isolation": round(nic, 4),
             "switch_cpu": round(switch_cpu, 4),
@@ -107,7 +134,7 @@ def run_selftest(topology, dilation, seconds=6.0, out_dir=None, echo=print):
             "tcp_congestion_control": _read("/proc/sys/net/ipv4/tcp_congestion_control"),
             "fabric": fabric.describe(),
         }
-    report["passed"] = min(rate, prio, nic) >= PASS_RATIO
+    report["passed"] = min(rate, fairness, prio, nic) >= PASS_RATIO
     echo(f"switch CPU         {switch_cpu:.2f} of a core; unmodelled drops {unmodelled}; "
          f"modelled drops {report['modelled_drops']}; retransmits {report['retransmits']}")
     echo("PASS" if report["passed"] else f"FAIL: a ratio is below {PASS_RATIO}")
@@ -115,6 +142,11 @@ def run_selftest(topology, dilation, seconds=6.0, out_dir=None, echo=print):
         write_json(os.path.join(out_dir, "fidelity.json"), report)
         echo(f"wrote {os.path.join(out_dir, 'fidelity.json')}")
     return report
+
+
+def rate_flows_counts(rate_flows_extra, default):
+    """The extra flow counts to measure, without the default one."""
+    return [n for n in dict.fromkeys(rate_flows_extra) if n != default]
 
 
 def _read(path):

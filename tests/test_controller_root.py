@@ -49,41 +49,61 @@ def test_forwarding_works_through_the_controller(controlled_fabric):
     assert fabric.net.pingAll(timeout=2) == 0.0
 
 
-def test_registration_installs_dscp_remarking_on_the_path(controlled_fabric):
+def wait_for(pushes, predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [p for p in list(pushes) if predicate(p)]
+        if found:
+            return found[-1]
+        time.sleep(0.02)
+    return None
+
+
+def test_declare_pins_ecmp_paths_only_where_a_switch_has_a_choice(controlled_fabric):
     topo, ctl, fabric, client = controlled_fabric
-    reply = client.request("register", flow=flow("mark", src="h1", dst="h16"))
-    assert reply["queue"] == 1          # MFS: RLI 0 collective
-    first_hop = topo.nodes["leaf1"].internal
-    rules = dump_flows(first_hop)
-    dscp = dscp_for_queue(reply["queue"], 8)
-    assert f"tp_src=40000,tp_dst=7000 actions=set_field:{dscp}->ip_dscp" in rules
-    # the other switches on the path forward the flow without re-marking
-    last_hop = topo.nodes["leaf4"].internal
-    assert "tp_src=40000" in dump_flows(last_hop)
-    assert "set_field" not in [l for l in dump_flows(last_hop).splitlines() if "tp_src=40000" in l][0]
-    client.request("complete", flow_id="mark")
-    time.sleep(0.3)
-    assert "tp_src=40000" not in dump_flows(first_hop)
+    reply = client.request("declare", flow_table=[flow("pin", src="h1", dst="h16")])
+    assert reply["declared"] == 1 and reply["rules"] >= 1
+    # leaf1 chooses between the spines: the flow's 5-tuple is pinned there,
+    # forwarding only (the sender marks its packets, no switch re-marks them)
+    rules = [l for l in dump_flows(topo.nodes["leaf1"].internal).splitlines() if "tp_src=40000" in l]
+    assert len(rules) == 1 and "set_field" not in rules[0] and "output:" in rules[0]
+    # the last leaf has one way to h16: the per-destination rule serves it
+    assert "tp_src=40000" not in dump_flows(topo.nodes["leaf4"].internal)
 
 
-def test_progress_promotes_and_rewrites_the_rule(controlled_fabric):
+def test_arrival_gets_its_decision_pushed_and_progress_promotes(controlled_fabric):
     topo, ctl, fabric, client = controlled_fabric
     pushes = []
     sender = ctl.client(host="h2", on_push=pushes.append)
     try:
-        reply = sender.request("register", flow=flow("later", request_id="r9", layer=3, src="h2",
-                                                     dst="h3", sport=40001))
-        assert reply["queue"] == 4      # RLI 3
-        sender.request("progress", request_id="r9", layer=3)   # the GPU now waits for it
-        deadline = time.monotonic() + 5
-        while not pushes and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert pushes and pushes[-1]["queue"] == 1 and pushes[-1]["flow_id"] == "later"
-        assert pushes[-1]["tos"] == dscp_for_queue(1, 8) << 2
-        rules = dump_flows(topo.nodes["leaf1"].internal)
-        assert f"tp_src=40001,tp_dst=7000 actions=set_field:{dscp_for_queue(1, 8)}->ip_dscp" in rules
+        sender.request("declare", flow_table=[flow("later", request_id="r9", layer=3, src="h2",
+                                                   dst="h3", sport=40001)])
+        sender.notify("arrive", flow_id="later")
+        first = wait_for(pushes, lambda p: p.get("flow_id") == "later")
+        assert first is not None and first["push"] == "decision"
+        assert first["queue"] == 4 and first["reason"] == "initial"      # MFS: RLI 3
+        assert first["tos"] == dscp_for_queue(4, 8) << 2 and first["decided_at"] > 0
+        sender.notify("progress", request_id="r9", layer=3)   # the GPU now waits for it
+        promoted = wait_for(pushes, lambda p: p.get("flow_id") == "later" and p["queue"] == 1)
+        assert promoted is not None and promoted["reason"] == "promotion"
+        assert promoted["tos"] == dscp_for_queue(1, 8) << 2
+        sender.notify("complete", flow_id="later")
+        assert sender.request("status")["flows"] == 0
     finally:
         sender.close()
+
+
+def test_a_refused_notice_comes_back_as_an_error_push(controlled_fabric):
+    _, ctl, _, _ = controlled_fabric
+    pushes = []
+    agent = ctl.client(host="h4", on_push=pushes.append)
+    try:
+        agent.notify("arrive", flow_id="never-declared")
+        error = wait_for(pushes, lambda p: p.get("push") == "error")
+        assert error["op"] == "arrive" and error["flow_id"] == "never-declared"
+        assert "not declared" in error["error"]
+    finally:
+        agent.close()
 
 
 @pytest.mark.parametrize("payload, error", [
@@ -101,24 +121,28 @@ def test_registry_rejects_bad_requests_with_a_reason(controlled_fabric, payload,
     assert reply["ok"] is False and error in reply["error"]
 
 
-def test_registry_rejects_a_wrong_token_and_unknown_hosts(controlled_fabric):
+def test_registry_rejects_a_wrong_token_and_bad_declarations(controlled_fabric):
     _, ctl, _, client = controlled_fabric
+    declared = client.request("status")["declared"]
     bad = RegistryClient(ctl.socket_path, "wrong-token")
     with pytest.raises(RegistryError, match="unauthenticated"):
         bad.request("ping")
     bad.close()
-    with pytest.raises(RegistryError, match="unknown host 'h99'"):
-        client.request("register", flow=flow("x", dst="h99"))
+    with pytest.raises(RegistryError, match=r"flow_table\[0\]\.dst: unknown host 'h99'"):
+        client.request("declare", flow_table=[flow("x", dst="h99")])
     with pytest.raises(RegistryError, match="bytes"):
-        client.request("register", flow=flow("y", bytes=-5))
-    with pytest.raises(RegistryError, match="not registered"):
-        client.request("complete", flow_id="never")
+        client.request("declare", flow_table=[flow("y", bytes=-5)])
+    with pytest.raises(RegistryError, match=r"flow_table\[1\]: flow 'z' is already declared"):
+        client.request("declare", flow_table=[flow("z"), flow("z", sport=40009)])
+    # nothing of a refused table is kept
+    assert client.request("status")["declared"] == declared
 
 
 def test_controller_survives_fuzzed_requests(controlled_fabric):
     _, ctl, _, client = controlled_fabric
     rng = random.Random(7)
-    good = json.dumps({"token": ctl.token, "op": "register", "flow": flow("fz")}).encode()
+    good = json.dumps({"id": 1, "token": ctl.token, "op": "declare",
+                       "flow_table": [flow("fz")]}).encode()
     for _ in range(300):
         data = bytearray(good)
         for _ in range(rng.randint(1, 8)):

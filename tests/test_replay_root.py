@@ -46,6 +46,11 @@ def test_results_match_the_trace(contention_runs, scheduler):
     assert fidelity["dependency_violations"] == 0
     # the collective could not start before the compute node it depends on
     assert flows.loc["a.a2a", "ready_us"] >= 10.0
+    assert (flows["start_us"] >= flows["ready_us"]).all()
+    # the engine measured its own costs, and every flow waited for its decision
+    for key in ("start_lag_p99_wall_us", "dispatch_lag_p99_wall_us", "decision_to_mark_p99_wall_us"):
+        assert fidelity[key] is not None and fidelity[key] >= 0, key
+    assert fidelity["connect_errors"] == 0
     assert requests["ttft_us"].notna().all()
     for name in ("flows.csv", "requests.csv", "collectives.csv", "queue_changes.csv", "links.csv",
                  "fidelity.json", "controller.json"):

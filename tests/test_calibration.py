@@ -1,0 +1,95 @@
+"""The automatic emulation speed and what --time-dilation / --emulated-rate mean."""
+
+import pytest
+
+from emulator import calibration
+from emulator.calibration import choose_speed, mean_switch_hops
+from emulator.topology import load_topology
+from tests.scenarios import contention_trace
+
+
+@pytest.fixture(scope="module")
+def tor():
+    return load_topology("single_tor_8").with_mtu(64000)
+
+
+def test_time_dilation_alone_sets_the_rate_and_sends_every_byte(tor):
+    dilation, speed = choose_speed(tor, 64000, time_dilation=250)
+    assert dilation.factor == pytest.approx(250) and dilation.byte_scale == 1
+    assert speed["emulated_host_rate_bps"] == pytest.approx(400e6)
+    assert speed["chosen_by"] == "--time-dilation"
+
+
+def test_time_dilation_with_a_rate_sets_the_byte_scale(tor):
+    dilation, speed = choose_speed(tor, 64000, emulated_rate=100e6, time_dilation=100)
+    assert dilation.factor == pytest.approx(100) and dilation.byte_scale == pytest.approx(10)
+    assert speed["chosen_by"] == "--emulated-rate"
+
+
+def test_automatic_speed_is_bounded_by_fabric_capacity_without_a_trace(tor):
+    dilation, speed = choose_speed(tor, 64000)
+    per_link = calibration.FABRIC_CAPACITY_BPS[64000] / 8          # one switch per packet
+    assert speed["emulated_host_rate_bps"] <= min(per_link, calibration.MAX_EMULATED_RATE)
+    assert dilation.byte_scale == 1 and speed["chosen_by"] == "automatic"
+    assert "fabric capacity" in speed["reason"]
+
+
+def test_automatic_speed_slows_down_for_a_trace_of_short_nodes(tor):
+    trace = contention_trace()
+    typical = calibration.typical_time_s(trace, tor)
+    dilation, speed = choose_speed(tor, 64000, trace)
+    # the engine's fixed cost stays under the stated fraction of the median node
+    assert calibration.ENGINE_OVERHEAD_S / dilation.factor <= calibration.OVERHEAD_FRACTION * typical
+    assert speed["typical_node_real_us"] == pytest.approx(typical * 1e6, rel=1e-3)
+
+
+def test_preemption_granularity_is_one_frame_at_the_real_host_rate(tor):
+    _, speed = choose_speed(tor, 64000, time_dilation=100)
+    assert speed["preemption_granularity_real_us"] == pytest.approx(64014 * 8 / 100e9 * 1e6, rel=1e-3)
+    _, speed = choose_speed(tor.with_mtu(9000), 9000, time_dilation=100)
+    assert speed["preemption_granularity_real_us"] == pytest.approx(9014 * 8 / 100e9 * 1e6, rel=1e-3)
+
+
+def test_nice_rates_and_hops():
+    assert calibration._nice_below(975e6) == 500e6
+    assert calibration._nice_below(1e9) == 1e9
+    assert calibration._nice_below(260e6) == 250e6
+    assert mean_switch_hops(load_topology("single_tor_8")) == 1
+    assert 1 < mean_switch_hops(load_topology("leaf_spine")) <= 3
+
+
+def test_mtu_above_the_limit_is_refused(tmp_path):
+    from common.errors import UserError
+    from emulator.topology import load_topology as load
+
+    path = tmp_path / "t.yaml"
+    text = (load_topology("single_tor_8").path)
+    body = open(text, encoding="utf-8").read().replace("mtu: 9000", "mtu: 65000")
+    path.write_text(body)
+    with pytest.raises(UserError, match="mtu must be between 576 and 64000"):
+        load(str(path))
+
+
+@pytest.mark.parametrize("shape", ["single_tor", "leaf_spine"])
+@pytest.mark.parametrize("hosts", [8, 16, 64])
+def test_capacity_topologies_are_valid_and_non_blocking(tmp_path, shape, hosts):
+    import yaml
+
+    from emulator.capacity import HOSTS_PER_LEAF, topology_spec
+
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(topology_spec(shape, hosts)))
+    topo = load_topology(str(path))
+    assert len(topo.hosts) == hosts
+    if shape == "leaf_spine":
+        leaf = next(n for n in topo.switches if n.name == "leaf1")
+        up = sum(l.rate_bps for l in topo.links if leaf.name in (l.a, l.b) and "spine" in l.a + l.b)
+        assert up == HOSTS_PER_LEAF * 100e9
+
+
+def test_jain_index():
+    from emulator.selftest import jain_index
+
+    assert jain_index([5, 5, 5, 5]) == pytest.approx(1.0)
+    assert jain_index([1, 0, 0, 0]) == pytest.approx(0.25)
+    assert 0.9 < jain_index([178, 406, 250, 250]) < 0.95
