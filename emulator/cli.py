@@ -80,7 +80,7 @@ def cmd_selftest(args):
         raise UserError("--rate-flows", "flow counts must be between 1 and 64")
     setLogLevel("warning")
     out = args.out or default_out_dir("selftest")
-    report = run_selftest(topology, dilation, args.seconds, out, rate_flows=counts)
+    report = run_selftest(topology, dilation, args.seconds, out, flow_counts=counts)
     return 0 if report["passed"] else 1
 
 

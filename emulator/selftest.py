@@ -81,10 +81,10 @@ def _last_hop(fabric, host):
     return _first_hop(fabric, host), host
 
 
-def run_selftest(topology, dilation, seconds=6.0, out_dir=None, echo=print, rate_flows=()):
+def run_selftest(topology, dilation, seconds=6.0, out_dir=None, echo=print, flow_counts=()):
     """Build the fabric, measure, write ``fidelity.json``; return the report.
 
-    ``rate_flows``: extra flow counts for the rate-accuracy test (e.g. 1, 16).
+    ``flow_counts``: extra flow counts for the rate-accuracy test (e.g. 1, 16).
     """
     a, b, c, d, e = pick_hosts(topology, 5)
     with Fabric(topology, dilation) as fabric:
@@ -103,7 +103,7 @@ def run_selftest(topology, dilation, seconds=6.0, out_dir=None, echo=print, rate
              + ", ".join(f"{r.goodput_bps / 1e6:.1f}" for r in rate_flows) + " Mbit/s)")
         echo(f"fairness           {fairness:.3f}  (Jain's index of those flows, one queue)")
         by_count = {}
-        for count in rate_flows_counts(rate_flows_extra=rate_flows, default=len(rate_flows)):
+        for count in [n for n in dict.fromkeys(flow_counts) if n != len(rate_flows)]:
             acc, flows = measure_rate_accuracy(fabric, [a, b, c, d], e, seconds, count)
             by_count[count] = {"rate_accuracy": round(acc, 4),
                                "fairness": round(jain_index([r.goodput_bps for r in flows]), 4)}
@@ -142,11 +142,6 @@ def run_selftest(topology, dilation, seconds=6.0, out_dir=None, echo=print, rate
         write_json(os.path.join(out_dir, "fidelity.json"), report)
         echo(f"wrote {os.path.join(out_dir, 'fidelity.json')}")
     return report
-
-
-def rate_flows_counts(rate_flows_extra, default):
-    """The extra flow counts to measure, without the default one."""
-    return [n for n in dict.fromkeys(rate_flows_extra) if n != default]
 
 
 def _read(path):

@@ -27,7 +27,12 @@ def test_run_command_writes_results_summary_and_report(root_env, scenario_trace,
     assert result.returncode == 0, result.stderr
     assert f"results: {out}" in result.stdout
     run = json.loads((out / "run.json").read_text())
-    assert run["schedulers"] == ["fair", "mfs"] and run["dilation"]["time_dilation"] == 1000
+    assert run["schedulers"] == ["fair", "mfs"]
+    # the dilation was chosen automatically, and run.json says why
+    speed = run["speed"]
+    assert speed["chosen_by"] == "automatic" and speed["reason"]
+    assert run["dilation"]["time_dilation"] == pytest.approx(speed["time_dilation"])
+    assert speed["emulated_mtu"] == 64000 and speed["preemption_granularity_real_us"] > 0
     assert run["datapath"] in ("user", "kernel") and run["git_revision"]
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["schedulers"]) == {"fair", "mfs"}

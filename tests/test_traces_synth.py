@@ -236,3 +236,15 @@ def test_synth_from_imported_requests(tmp_path, capsys):
     trace = traces.load_trace(out, hosts=HOSTS_8)
     assert trace.requests[1].cached_tokens == 1024          # blocks 0 and 1 seen before
     assert trace.meta["p2d"] == "bulk" and trace.meta["slo_scale"] == 5
+
+
+def test_sixty_request_workload_is_reproducible(tmp_path, capsys):
+    """traces/workload_60.jsonl is exactly what its documented command makes."""
+    out = tmp_path / "w60.jsonl"
+    code, _, err = run_cli(capsys, "trace", "synth", "--requests", "builtin:n=60", "--model",
+                           "mixtral-8x7b", "--layers", "4", "--deployment",
+                           DEPLOYMENTS / "single_tor_8.yaml", "--seed", "0", "--out", out)
+    assert code == 0, err
+    shipped = DEFAULT_WORKLOAD.with_name("workload_60.jsonl").read_text().splitlines()
+    assert out.read_text().splitlines()[1:] == shipped[1:]
+    assert len(traces.load_trace(DEFAULT_WORKLOAD.with_name("workload_60.jsonl"), hosts=HOSTS_8).requests) == 60
