@@ -79,7 +79,12 @@ def run_capacity(sizes, shapes, mtu, emulated_rate, seconds, echo=print):
                     yaml.safe_dump(topology_spec(shape, hosts), handle)
                 topology = load_topology(path).with_mtu(mtu)
                 dilation, _ = choose_speed(topology, mtu, emulated_rate=emulated_rate)
-                row = {"shape": shape, **measure(topology, dilation, seconds)}
+                try:
+                    row = {"shape": shape, **measure(topology, dilation, seconds)}
+                except RuntimeError as err:      # a size this machine cannot build: say so, go on
+                    rows.append({"shape": shape, "hosts": hosts, "error": str(err)[:300]})
+                    echo(f"{shape:>10} {hosts:>3} hosts: could not build: {str(err)[:120]}")
+                    continue
                 rows.append(row)
                 echo(f"{shape:>10} {hosts:>3} hosts: {row['aggregate_goodput_bps'] / 1e9:.2f} of "
                      f"{row['configured_bps'] / 1e9:.2f} Gbit/s ({row['accuracy']:.3f}), fairness "
