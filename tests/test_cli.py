@@ -28,3 +28,18 @@ def test_bad_option_value_for_selftest():
     result = run_cli("selftest", "--emulated-rate", "fast")
     assert result.returncode == 2 and "--emulated-rate" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`trace stats ... | head`: the pipe closes before the output is written."""
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    proc = subprocess.Popen([sys.executable, str(REPO / "run_emulation.py"), "trace", "stats",
+                             str(REPO / "traces" / "workload_60.jsonl")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    proc.stdout.close()                       # the reader is gone before the first line
+    _, err = proc.communicate(timeout=120)
+    assert b"Traceback" not in err and b"BrokenPipeError" not in err, err.decode()
