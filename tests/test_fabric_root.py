@@ -51,6 +51,16 @@ def test_fabric_builds_and_all_hosts_reach_each_other(root_env, name):
         created = set(ovs.bridges()) - bridges_before
         assert created == {s.internal for s in topo.switches}
         assert fabric.net.pingAll(timeout=2) == 0.0
+        # hosts' TCP: no SACK, reordering tolerated, every segment acknowledged
+        # at once, a minimum RTO dilated with the fabric
+        host = topo.hosts[0].name
+        for key, value in (("net.ipv4.tcp_sack", "0"), ("net.ipv4.tcp_reordering", "127")):
+            proc = fabric.popen(host, ["sysctl", "-n", key])
+            assert proc.communicate(timeout=10)[0].decode().strip() == value, key
+        proc = fabric.popen(host, ["ip", "route", "show"])
+        route = proc.communicate(timeout=10)[0].decode()
+        assert "quickack 1" in route and "rto_min lock" in route, route
+        assert fabric.min_rto_ms(topo.host_link(host)) > 200      # 16 MiB drain, dilated x1000
         # every egress has its HTB tree: the port class plus one class per queue
         for port in (fabric.egress[0], fabric.egress[1]):
             stats = fabric.port_stats(port)
@@ -65,6 +75,7 @@ def test_fabric_builds_and_all_hosts_reach_each_other(root_env, name):
 def test_selftest_meets_fidelity_targets(selftest_report):
     report, out = selftest_report
     assert report["rate_accuracy"] >= 0.95
+    assert report["fairness"] >= 0.95
     assert report["priority_isolation"] >= 0.95
     assert report["unmodelled_drops"] == 0
     assert report["datapath"] in ("user", "kernel")
