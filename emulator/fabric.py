@@ -35,7 +35,6 @@ from emulator.routing import Routes
 log = logging.getLogger(__name__)
 OFFLOADS = ("tx", "rx", "tso", "gso", "gro")
 HOST_PREFIX = 16
-HOST_TCP_SYSCTLS = {"net.ipv4.tcp_sack": 0, "net.ipv4.tcp_reordering": 127}
 
 
 @dataclass(frozen=True)
@@ -157,19 +156,8 @@ class Fabric:
         once (``quickack``), and the minimum RTO is twice the longest queueing
         a port's buffer allows, in dilated time.
 
-        When a scheduler promotes a flow, its next packets overtake those
-        still waiting in the lower queue, and TCP's SACK-based loss detection
-        took that reordering for loss, more so the higher the dilation (MFS on
-        traces/workload_60.jsonl at x1000: about 3000 spurious retransmissions
-        of 64000-byte segments, attainment 0.60-0.68).  The emulated fabric
-        models a lossless network (``fidelity.json`` counts every drop, and
-        there are none), so hosts run without SACK and wait for 127 duplicate
-        ACKs before a fast retransmit: the same run retransmitted nothing and
-        reached 0.88.  A real loss is still recovered, by the (dilated) RTO.
         """
         for host in self.topology.hosts:
-            for key, value in HOST_TCP_SYSCTLS.items():
-                self._run_in(host.name, ["sysctl", "-q", "-w", f"{key}={value}"])
             link = self.topology.host_link(host.name)
             prefix = ipaddress.ip_interface(f"{host.ip}/{HOST_PREFIX}").network
             self._run_in(host.name, ["ip", "route", "replace", str(prefix),

@@ -51,12 +51,9 @@ def test_fabric_builds_and_all_hosts_reach_each_other(root_env, name):
         created = set(ovs.bridges()) - bridges_before
         assert created == {s.internal for s in topo.switches}
         assert fabric.net.pingAll(timeout=2) == 0.0
-        # hosts' TCP: no SACK, reordering tolerated, every segment acknowledged
-        # at once, a minimum RTO dilated with the fabric
+        # hosts' TCP: every segment acknowledged at once, a minimum RTO
+        # dilated with the fabric
         host = topo.hosts[0].name
-        for key, value in (("net.ipv4.tcp_sack", "0"), ("net.ipv4.tcp_reordering", "127")):
-            proc = fabric.popen(host, ["sysctl", "-n", key])
-            assert proc.communicate(timeout=10)[0].decode().strip() == value, key
         proc = fabric.popen(host, ["ip", "route", "show"])
         route = proc.communicate(timeout=10)[0].decode()
         assert "quickack 1" in route and "rto_min lock" in route, route
