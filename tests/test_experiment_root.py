@@ -84,3 +84,34 @@ def test_default_experiment_completes(root_env, tmp_path):
         assert fidelity["flows_failed"] == 0 and fidelity["byte_mismatches"] == 0
         assert fidelity["dependency_violations"] == 0
     assert (out / "report.html").exists() and (out / "summary.csv").exists()
+
+
+def test_bench_measures_the_engine(root_env, tmp_path):
+    out = tmp_path / "bench"
+    result = run_cli("bench", "--sections", "isolated,all_to_all", "--out", out, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads((out / "bench.json").read_text())
+    isolated = report["isolated"]
+    assert isolated["failed"] == 0 and isolated["flows"] == 40
+    assert 0 <= isolated["start_lag_wall_us"]["p50"] <= isolated["start_lag_wall_us"]["p99"]
+    a2a = report["all_to_all"]
+    assert a2a["failed"] == 0 and a2a["iterations"] == 10
+    # a collective cannot beat its line-rate ideal by more than HTB's one-frame burst
+    assert a2a["cct_over_ideal"]["best"] > 0.5
+    assert report["dilation"]["byte_scale"] == 1
+
+
+def test_replay_selftest_compares_two_dilations(root_env, scenario_trace, tmp_path):
+    out = tmp_path / "invariance"
+    result = run_cli("selftest", "--replay", "--trace", scenario_trace, "--scheduler", "fair",
+                     "--dilations", "200,400", "--out", out, timeout=300)
+    assert result.returncode in (0, 1), result.stderr[-2000:]   # 1: the results differ
+    report = json.loads((out / "invariance.json").read_text())
+    assert report["dilations"] == [200, 400]
+    row = report["schedulers"][0]
+    assert row["scheduler"] == "fair" and set(row["attainment"]) == {"x200", "x400"}
+    assert row["passed"] == (result.returncode == 0)
+    for label in ("x200", "x400"):
+        run = json.loads((out / label / "run.json").read_text())
+        assert run["speed"]["chosen_by"] == "--time-dilation"
+        assert run["dilation"]["time_dilation"] == pytest.approx(float(label[1:]))
