@@ -104,11 +104,11 @@ class FlowSchedulerApp(app_manager.OSKenApp):
             self.add_flow(datapath, FORWARD_PRIORITY, parser.OFPMatch(eth_type=0x0800, ipv4_dst=ip), out)
             self.add_flow(datapath, FORWARD_PRIORITY, parser.OFPMatch(eth_type=0x0806, arp_tpa=ip), out)
 
-    def add_flow(self, datapath, priority, match, actions, command=None):
+    def add_flow(self, datapath, priority, match, actions):
         ofproto, parser = datapath.ofproto, datapath.ofproto_parser
         inst = [parser.OFPInstructionActions(ofproto.OFPIT_APPLY_ACTIONS, actions)]
         mod = parser.OFPFlowMod(datapath=datapath, priority=priority, match=match, instructions=inst,
-                                command=ofproto.OFPFC_ADD if command is None else command)
+                                command=ofproto.OFPFC_ADD)
         datapath.send_msg(mod)
         self.log.flow_mods += 1
 

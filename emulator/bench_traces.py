@@ -25,6 +25,18 @@ def _request(rid, hosts, terminal):
                    decode_host=hosts[-1], terminal=terminal)
 
 
+def _close_iteration(rid, names, waits_for, gap_us, nodes, requests):
+    """Each rank's node ``gap_us`` after what it ``waits_for``, and the
+    iteration's request; returns {rank: that node}, what the next one waits for."""
+    done = {}
+    for h in names:
+        node = ComputeNode(f"{rid}.{h}.next", rid, h, gap_us, deps=waits_for[h])
+        nodes.append(node)
+        done[h] = node.id
+    requests.append(_request(rid, names, done[names[-1]]))
+    return done
+
+
 def chain(hosts=8, flows=40, size=100_000):
     """``flows`` flows in sequence; every other one starts on a host that did
     not receive the previous one, so its start waits for an agent-to-agent notice."""
@@ -72,11 +84,7 @@ def all_to_all(hosts=8, per_rank=1_000_000, iterations=10, gap_us=50.0):
                                     layer=0, label="all-to-all dispatch")
                     nodes.append(flow)
                     flows[d].append(flow.id)
-        for h in names:
-            done = ComputeNode(f"{rid}.{h}.next", rid, h, gap_us, deps=flows[h])
-            nodes.append(done)
-            previous[h] = done.id
-        requests.append(_request(rid, names, previous[names[-1]]))
+        previous = _close_iteration(rid, names, flows, gap_us, nodes, requests)
     return Trace(requests=requests, nodes=nodes, source="emulator/bench_traces.py all_to_all")
 
 
@@ -101,11 +109,8 @@ def ring_all_reduce(hosts=8, size=8_000_000, iterations=5, gap_us=50.0):
                 nodes.append(flow)
                 sent[d] = flow.id
             received = sent
-        for h in names:
-            done = ComputeNode(f"{rid}.{h}.next", rid, h, gap_us, deps=[received[h]])
-            nodes.append(done)
-            previous[h] = done.id
-        requests.append(_request(rid, names, previous[names[-1]]))
+        previous = _close_iteration(rid, names, {h: [received[h]] for h in names}, gap_us,
+                                    nodes, requests)
     return Trace(requests=requests, nodes=nodes, source="emulator/bench_traces.py ring_all_reduce")
 
 

@@ -44,7 +44,6 @@ class ReplayPlan:
 
     def __init__(self, trace, topology):
         self.hosts = [h.name for h in topology.hosts]
-        by_id = {n.id: n for n in trace.nodes}
         owner = {n.id: (n.host if n.kind == "compute" else n.src) for n in trace.nodes}
         ends_at = {n.id: (n.host if n.kind == "compute" else n.dst) for n in trace.nodes}
         self.nodes = {h: [] for h in self.hosts}
@@ -78,7 +77,6 @@ class ReplayPlan:
              "bytes": int(n.bytes), "deadline": deadlines.get(n.request_id), "src": n.src,
              "dst": n.dst, "proto": n.protocol, "sport": self.sports[n.id], "dport": DATA_PORT}
             for n in trace.nodes if n.kind == "flow"]
-        self.by_id = by_id
 
 
 class Replay:

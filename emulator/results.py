@@ -102,7 +102,7 @@ class RunRecords:
         return pd.DataFrame(rows, columns=FLOW_COLUMNS)
 
     def requests(self):
-        nodes = {n.id: n for n in self.trace.nodes}
+        nodes = self._nodes
         scavenged = set()
         if len(self.changes):
             scavenged = set(self.changes.loc[self.changes["reason"] == "scavenger", "request_id"].astype(str))
@@ -134,7 +134,7 @@ class RunRecords:
 
     def dependency_violations(self):
         """Nodes that started before one of their dependencies ended (expected 0)."""
-        nodes = {n.id: n for n in self.trace.nodes}
+        nodes = self._nodes
         count = 0
         for node in self.trace.nodes:
             start = self.node_start(node)

@@ -13,6 +13,7 @@ import socket
 import time
 
 from emulator.agent import tcp_socket, wire
+from emulator.agent.flow_sender import FlowSender
 
 CHUNK = 4 << 20
 FIRST_WRITE = 64 << 10
@@ -30,19 +31,13 @@ def zeros_file():
     return fd
 
 
-class TcpSender:
+class TcpSender(FlowSender):
     """The sending side of one TCP flow."""
 
-    udp = False
+    protocol = "tcp"
 
     def __init__(self, agent, node):
-        self.agent, self.node = agent, node
-        self.emu_bytes = agent.dilation_bytes(node.bytes)
-        self.written = 0
-        self.queues = []              # (instant, queue, reason, decided_at) as applied
-        self.record = {"flow_id": node.id, "role": "send", "protocol": "tcp"}
-        self.error = None
-        self.sock = None
+        super().__init__(agent, node)
         self._header = None
         self._waiting = False
 
@@ -53,10 +48,7 @@ class TcpSender:
         self._on_connected = on_connected
         agent = self.agent
         try:
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.sock.bind((agent.ip, self.node.sport))
-            tcp_socket.set_tos(self.sock, agent.config.provisional_tos)
+            self._open(socket.SOCK_STREAM)
             self.sock.setsockopt(socket.IPPROTO_TCP, TCP_NOTSENT_LOWAT, agent.refill_bytes)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, agent.socket_buffer)
             self.sock.setblocking(False)
@@ -163,16 +155,8 @@ class TcpSender:
 
     # -- controller decisions ------------------------------------------------
 
-    def apply(self, queue, tos, pace_bps, reason, decided_at):
-        """Mark and pace the socket as the controller decided."""
-        if self.sock is None or self.sock.fileno() < 0:
-            return
-        try:
-            tcp_socket.set_tos(self.sock, tos)
-            tcp_socket.set_pacing(self.sock, None if pace_bps is None else pace_bps / self.agent.rate_scale)
-        except OSError:
-            return     # the flow just ended
-        self.queues.append((time.monotonic(), queue, reason, decided_at))
+    def _pace(self, emulated_bps):
+        tcp_socket.set_pacing(self.sock, emulated_bps)
 
     def bytes_out(self):
         """Emulated bytes acknowledged by the receiver so far."""

@@ -12,7 +12,7 @@ import socket
 import struct
 import time
 
-from emulator.agent import tcp_socket
+from emulator.agent.flow_sender import FlowSender
 
 MAGIC = b"LLMU"
 DATA, FIN = 1, 2
@@ -27,20 +27,14 @@ def _payload_size(mtu, flow_id):
     return mtu - IP_UDP_HEADERS - _HEAD.size - len(flow_id.encode())
 
 
-class UdpSender:
+class UdpSender(FlowSender):
     """The sending side of one UDP flow (a connected datagram socket)."""
 
-    udp = True
+    protocol = "udp"
 
     def __init__(self, agent, node):
-        self.agent, self.node = agent, node
-        self.emu_bytes = agent.dilation_bytes(node.bytes)
-        self.written = 0
-        self.queues = []
-        self.record = {"flow_id": node.id, "role": "send", "protocol": "udp"}
-        self.error = None
+        super().__init__(agent, node)
         self.rate_bps = None           # emulated pacing (None: the NIC's line rate)
-        self.sock = None
         self._name = node.id.encode()
         self._chunk = _payload_size(agent.config.mtu, node.id)
         self._filler = bytes(max(self._chunk, 0))
@@ -50,10 +44,7 @@ class UdpSender:
         try:
             if self._chunk <= 0:
                 raise OSError(f"flow id too long for MTU {self.agent.config.mtu}")
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.sock.bind((self.agent.ip, self.node.sport))
-            tcp_socket.set_tos(self.sock, self.agent.config.provisional_tos)
+            self._open(socket.SOCK_DGRAM)
             self.sock.connect((self.agent.config.peers[self.node.dst], self.agent.config.data_port))
         except OSError as err:
             self.error = f"sender {self.agent.host}: {err}"
@@ -113,15 +104,8 @@ class UdpSender:
         if self.sock is not None:
             self.sock.close()
 
-    def apply(self, queue, tos, pace_bps, reason, decided_at):
-        if self.sock is None or self.sock.fileno() < 0:
-            return
-        try:
-            tcp_socket.set_tos(self.sock, tos)
-        except OSError:
-            return
-        self.rate_bps = None if pace_bps is None else pace_bps / self.agent.rate_scale
-        self.queues.append((time.monotonic(), queue, reason, decided_at))
+    def _pace(self, emulated_bps):
+        self.rate_bps = emulated_bps      # the next datagrams' spacing follows it
 
     def bytes_out(self):
         return self.written
