@@ -19,6 +19,7 @@ from common.errors import UserError
 from controller.process import SOCKET_ROOT, ControllerProcess, remove_socket_root
 from emulator import ovs
 from emulator.agent.config import AgentConfig
+from emulator.agent.host_agent import tcp_counters_path
 from emulator.fabric import Fabric
 from emulator.host_tuning import low_wakeup_latency
 from emulator.hub import Hub
@@ -161,12 +162,17 @@ class Replay:
         finally:
             sampler.stop()
             hub.close()
-        records = []
+        records, tcp_counters = [], {}
         for host in hosts:
             path = configs[host].out if host in configs else None
             if path and os.path.exists(path):
                 with open(path, encoding="utf-8") as handle:
                     records += [json.loads(line) for line in handle]
+            if path and os.path.exists(tcp_counters_path(path)):
+                with open(tcp_counters_path(path), encoding="utf-8") as handle:
+                    for name, value in json.load(handle).items():
+                        tcp_counters[name] = tcp_counters.get(name, 0) + value
+        fidelity_raw["tcp_counters"] = dict(sorted(tcp_counters.items()))
         return {"t0": t0, "records": records, "failures": dict(hub.failed), "links": sampler.rows,
                 "fidelity": fidelity_raw}
 
@@ -240,6 +246,8 @@ class Replay:
             "udp_lost_bytes": run.udp_lost_bytes(),
             "dependency_violations": run.dependency_violations(),
             "retransmits": int(flows["retransmits"].fillna(0).sum()),
+            # every host's kernel TCP counters that moved (why segments were retransmitted)
+            "tcp_counters": result["fidelity"]["tcp_counters"],
             "emulated_seconds": round(result["fidelity"]["wall_seconds"], 3),
             "connect_errors": result["fidelity"]["connect_errors"],
             "pinned_rules": result["fidelity"]["pinned_rules"],

@@ -13,8 +13,10 @@ from tests.helpers import REPO
 from emulator import ovs
 from emulator.dilation import Dilation
 from emulator.fabric import Fabric
+from emulator.queues import tos_for_queue
 from emulator.selftest import measure_priority, run_selftest
-from emulator.topology import load_topology
+from emulator.topology import MAX_MTU, load_topology
+from emulator.traffic import TestFlow, run_backlogged
 
 pytestmark = pytest.mark.root
 
@@ -96,6 +98,23 @@ def test_priority_traffic_lands_in_its_queue_class(root_env):
         # the high flow's bytes went through Q0, the low flow's through Q7
         assert stats[0]["bytes"] > 10 * stats[7]["bytes"] > 0
         assert share >= 0.9
+
+
+def test_low_priority_data_never_lands_in_the_top_queue(root_env):
+    """A low-priority flow's data stays in its queue on the sender's NIC.
+
+    Multi-segment (GSO) packets over 64 KiB carry an IP total length of 0,
+    which the small-packet filter used to send to Q0, ahead of every queue.
+    """
+    topo = load_topology("single_tor_8").with_mtu(MAX_MTU)   # GSO packets exceed 64 KiB
+    queues = topo.links[0].queues
+    with Fabric(topo, Dilation.for_topology(topo)) as fabric:
+        run_backlogged(fabric, [TestFlow("h1", "h3", tos=tos_for_queue(queues - 1, queues))],
+                       seconds=2)
+        stats = fabric.port_stats(fabric.egress_port("h1", "tor1"))
+        assert stats[queues - 1]["bytes"] > 1_000_000
+        # only the handshake's and the closing's small packets go to Q0
+        assert stats[0]["bytes"] < 0.001 * stats[queues - 1]["bytes"]
 
 
 def test_sigterm_removes_everything_the_run_created(root_env, tmp_path):

@@ -24,6 +24,7 @@ import socket
 import time
 
 from common.reactor import LineChannel, Reactor, realtime
+from emulator.agent import netstat
 from emulator.agent.transfers import FIRST_WRITE, TcpReceiver, TcpSender, zeros_file
 from emulator.agent.udp_transfers import UdpReceiver, UdpSender
 
@@ -45,6 +46,11 @@ def _low_latency_process():
     realtime()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def tcp_counters_path(out):
+    """Where the agent writes its host's kernel TCP counter changes over the run."""
+    return f"{out}.tcp.json"
 
 
 class HostAgent:
@@ -71,6 +77,7 @@ class HostAgent:
         self._seen = set()           # nodes known to be done or failed
         self._connecting = 0
         self.t0 = None
+        self.counters_at_start = {}
         self.peers = {}              # host -> LineChannel to its agent
         self._inbound = []
         self.bytes_period = None     # real seconds between bytes reports (None: not needed)
@@ -152,6 +159,7 @@ class HostAgent:
 
     def _start(self, t0):
         self.t0 = t0
+        self.counters_at_start = netstat.read_counters()
         for nid, deps in list(self.pending.items()):
             if not deps:
                 self._release(nid)
@@ -173,6 +181,10 @@ class HostAgent:
             for record in self.records:
                 handle.write(json.dumps(record) + "\n")
         os.replace(tmp, self.config.out)
+        if self.t0 is not None:
+            with open(f"{self.config.out}.tmp", "w", encoding="utf-8") as handle:
+                json.dump(netstat.changed(self.counters_at_start, netstat.read_counters()), handle)
+            os.replace(tmp, tcp_counters_path(self.config.out))
 
     # -- the DAG ----------------------------------------------------------
 
