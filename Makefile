@@ -2,7 +2,7 @@
 # Each installs what is missing first (scripts/setup.sh; seconds when present).
 PY := .venv/bin/python
 
-.PHONY: setup run test test-unit selftest
+.PHONY: setup run test test-unit lint selftest
 
 setup:
 	bash scripts/setup.sh
@@ -15,6 +15,9 @@ test: setup
 
 test-unit: setup
 	$(PY) -m pytest -m "not root"
+
+lint: setup
+	$(PY) -m ruff check .
 
 selftest: setup
 	$(PY) run_emulation.py selftest

@@ -19,7 +19,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VENV = os.path.join(HERE, ".venv")
-COMMAND_MODULES = ("emulator.cli", "controller.cli", "traces.cli", "analysis.cli")
+COMMAND_MODULES = ("experiments.cli", "policies.cli", "traces.cli", "analysis.cli")
 
 
 def _reexec_in_venv():

@@ -17,6 +17,9 @@ def register(subparsers):
         description="Write summary.json and summary.csv into DIR (and into each point of a "
                     "sweep) and print the headline metrics.")
     summarize.add_argument("dir", metavar="DIR", help="results or sweep directory")
+    summarize.add_argument("--reference", metavar="SCHEDULER",
+                           help="compare the others with this scheduler (default: the one "
+                                "run.json or sweep.json names)")
     summarize.set_defaults(func=summarize_command)
 
     report = subparsers.add_parser(
@@ -56,7 +59,7 @@ def summarize_command(args):
         from analysis.report import sweep_headline
         from analysis.sweep import load_sweep, write_sweep_summary
         sweep = load_sweep(args.dir)
-        summary, points = write_sweep_summary(sweep)
+        summary, points = write_sweep_summary(sweep, reference=args.reference)
         for value, point in points.items():
             print(f"== {sweep.parameter}={value:g}")
             print(headline_text(point))
@@ -65,7 +68,7 @@ def summarize_command(args):
         print(f"wrote {sweep.directory / 'summary.json'} and summary.csv")
         return 0
     run = RunResults(args.dir)
-    summary = write_run_summary(run)
+    summary = write_run_summary(run, reference=args.reference)
     print(headline_text(summary))
     print(f"wrote {run.directory / 'summary.json'} and summary.csv")
     return 0

@@ -3,7 +3,6 @@ figure (so each figure of the report is always there), CDF points and
 dropdown menus that switch which traces are visible."""
 
 import numpy as np
-import plotly.graph_objects as go
 
 # Modebar's camera button saves a static SVG, offline, in the browser.
 PLOT_CONFIG = {"displaylogo": False, "responsive": True,

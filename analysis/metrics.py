@@ -100,7 +100,7 @@ def scheduler_metrics(results):
             **flow_metrics(results.flows)}
 
 
-def attainment_ratios(metrics_by_scheduler, reference="mfs"):
+def attainment_ratios(metrics_by_scheduler, reference):
     """{baseline: reference's SLO attainment / baseline's}, None where undefined.
 
     Empty if ``reference`` is not among the schedulers.

@@ -70,8 +70,9 @@ def sweep_attainment_table(summary):
 
 
 def sustainable_table(summary, info):
-    ratios = summary.get("mfs_sustainable_ratio") or {}
-    att = summary.get("mfs_attainment_ratio") or {}
+    ratios = summary.get("sustainable_ratio") or {}
+    att = summary.get("attainment_ratio") or {}
+    ref = display_name(summary["reference"]) if summary.get("reference") else "reference"
     rows = []
     for name in summary["schedulers"]:
         threshold = summary["sustainable"][name]
@@ -82,5 +83,5 @@ def sustainable_table(summary, info):
                                               f"({ratio['kind']})",
                      "" if span is None else f"{format_number(span['min'], 3)} - "
                                              f"{format_number(span['max'], 3)}"])
-    return table(["scheduler", info.threshold, "bound", "MFS / this: sustainable",
-                  "MFS / this: attainment (min - max)"], rows)
+    return table(["scheduler", info.threshold, "bound", f"{ref} / this: sustainable",
+                  f"{ref} / this: attainment (min - max)"], rows)

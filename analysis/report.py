@@ -75,9 +75,9 @@ def _run_headline(summary):
              for n, m in summary["schedulers"].items()]
     text = "TTFT SLO attainment: " + ", ".join(parts) + "."
     ratios = [f"{format_number(r, 3)}x {display_name(n)}"
-              for n, r in summary.get("mfs_attainment_ratio", {}).items() if r is not None]
+              for n, r in summary.get("attainment_ratio", {}).items() if r is not None]
     if ratios:
-        text += " MFS's attainment is " + ", ".join(ratios) + "'s."
+        text += f" {display_name(summary['reference'])}'s attainment is " + ", ".join(ratios) + "'s."
     return text
 
 
@@ -139,13 +139,14 @@ def sweep_headline(summary, info):
                        for n, t in summary["sustainable"].items())
     lines.append(f"{info.threshold} at >= {summary['target_attainment']:g} attainment: "
                  f"{values}.")
-    for name, r in summary.get("mfs_sustainable_ratio", {}).items():
+    ref = display_name(summary["reference"]) if summary.get("reference") else None
+    for name, r in summary.get("sustainable_ratio", {}).items():
         if r["ratio"] is not None:
-            lines.append(f"MFS / {display_name(name)}: {r['ratio']:.2f}x ({r['kind']}) on "
+            lines.append(f"{ref} / {display_name(name)}: {r['ratio']:.2f}x ({r['kind']}) on "
                          f"{info.threshold}.")
-    for name, span in summary.get("mfs_attainment_ratio", {}).items():
+    for name, span in summary.get("attainment_ratio", {}).items():
         if span["min"] is not None:
-            lines.append(f"MFS / {display_name(name)}: {span['min']:.2f}x-{span['max']:.2f}x "
+            lines.append(f"{ref} / {display_name(name)}: {span['min']:.2f}x-{span['max']:.2f}x "
                          f"SLO attainment across the points.")
     return lines
 

@@ -1,7 +1,8 @@
 """summary.json and summary.csv of a results directory.
 
 summary.json: {"kind": "run", "directory", "backend", "sweep", "formulas",
-"schedulers": {name: {metric: value}}, "mfs_attainment_ratio": {baseline: r}}.
+"schedulers": {name: {metric: value}}, "reference": the scheduler the others are
+compared with (run.json's, or None), "attainment_ratio": {baseline: r}}.
 summary.csv: one row per scheduler, a "scheduler" column then the metrics in
 the order of :mod:`analysis.metrics`.  Missing values are null / empty.
 """
@@ -15,14 +16,20 @@ import pandas as pd
 from analysis.atomic_write import write_text_atomic
 from analysis.metrics import attainment_ratios, scheduler_metrics
 from analysis.stats import as_json_number
+from analysis.styles import display_name
 
 SUMMARY_JSON = "summary.json"
 SUMMARY_CSV = "summary.csv"
 FORMULAS = "analysis/RESULTS_FORMAT.md"
 
 
-def summarize_run(run):
-    """The summary.json object of a :class:`~analysis.results_dir.RunResults`."""
+def summarize_run(run, reference=None):
+    """The summary.json object of a :class:`~analysis.results_dir.RunResults`.
+
+    ``reference``: the scheduler compared with every other (default: the one
+    the run names in run.json, if any).
+    """
+    reference = reference or run.run.get("reference")
     metrics = {name: {key: as_json_number(value)
                       for key, value in scheduler_metrics(results).items()}
                for name, results in run.schedulers.items()}
@@ -33,7 +40,8 @@ def summarize_run(run):
         "sweep": run.run.get("sweep"),
         "formulas": FORMULAS,
         "schedulers": metrics,
-        "mfs_attainment_ratio": attainment_ratios(metrics),
+        "reference": reference,
+        "attainment_ratio": attainment_ratios(metrics, reference) if reference else {},
     }
 
 
@@ -54,9 +62,9 @@ def dump_json(value):
     return json.dumps(value, indent=2, allow_nan=False) + "\n"
 
 
-def write_run_summary(run, summary=None):
+def write_run_summary(run, summary=None, reference=None):
     """Write DIR/summary.json and DIR/summary.csv; returns the summary."""
-    summary = summary or summarize_run(run)
+    summary = summary or summarize_run(run, reference)
     write_text_atomic(Path(run.directory) / SUMMARY_JSON, dump_json(summary))
     write_text_atomic(Path(run.directory) / SUMMARY_CSV, frame_to_csv(summary_frame(summary)))
     return summary
@@ -86,9 +94,9 @@ def headline_text(summary):
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.rjust(w) if i else cell.ljust(w)
                        for i, (cell, w) in enumerate(zip(row, widths))) for row in rows]
-    ratios = summary.get("mfs_attainment_ratio") or {}
+    ratios = summary.get("attainment_ratio") or {}
     if ratios:
-        lines.append("MFS SLO attainment / baseline: " + ", ".join(
+        lines.append(f"{display_name(summary['reference'])} SLO attainment / baseline: " + ", ".join(
             f"{name} {format_number(r, 3)}x" if r is not None else f"{name} -"
             for name, r in ratios.items()))
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """Sweeps: one results directory per value of a parameter (RESULTS_FORMAT.md).
 
-    SWEEP/sweep.json                 {"parameter", "values", "schedulers"}
+    SWEEP/sweep.json                 {"parameter", "values", "schedulers", "reference"?}
     SWEEP/points/<parameter>=<value>/  a results directory each
     SWEEP/summary.json, summary.csv  written here: attainment against the
                                      parameter, sustainable load, MFS ratios
@@ -27,7 +27,6 @@ from analysis.summary import (SUMMARY_CSV, SUMMARY_JSON, FORMULAS, dump_json, fr
 from analysis.sustainable import TARGET, sustainable_value, threshold_ratio
 
 POINTS = "points"
-REFERENCE = "mfs"
 
 
 @dataclass(frozen=True)
@@ -97,6 +96,9 @@ class Sweep:
             raise UserError(where, "'values' must be a list of numbers")
         self.values = sorted(check_values(values, where))
         self.schedulers = check_scheduler_names(plan.get("schedulers"), where)
+        self.reference = plan.get("reference")
+        if self.reference is not None and not isinstance(self.reference, str):
+            raise UserError(where, "'reference' must be a scheduler name")
         folders = self._point_folders()
         self.point_dirs = {v: folders.get(v, self.directory / POINTS / point_name(
             self.parameter, v)) for v in self.values}
@@ -157,11 +159,13 @@ def load_sweep(directory):
     return sweep
 
 
-def summarize_sweep(sweep, target=TARGET, point_summaries=None):
+def summarize_sweep(sweep, target=TARGET, point_summaries=None, reference=None):
     """(summary.json object, summary.csv frame) of a Sweep.
 
-    ``point_summaries`` {value: run summary} avoids recomputing them.
+    ``point_summaries`` {value: run summary} avoids recomputing them;
+    ``reference`` overrides the scheduler sweep.json compares the others with.
     """
+    reference = reference or sweep.reference
     point_summaries = point_summaries or {v: summarize_run(run)
                                           for v, run in sweep.present.items()}
     names = sweep.all_schedulers
@@ -190,17 +194,18 @@ def summarize_sweep(sweep, target=TARGET, point_summaries=None):
         "slo_attainment": attainment,
         "ttft_p99_us": series("ttft_p99_us"),
         "sustainable": {name: t.as_dict() for name, t in thresholds.items()},
-        "mfs_sustainable_ratio": {},
-        "mfs_attainment_ratio": {},
+        "reference": reference,
+        "sustainable_ratio": {},
+        "attainment_ratio": {},
     }
-    if REFERENCE in names:
+    if reference in names:
         for name in names:
-            if name == REFERENCE:
+            if name == reference:
                 continue
-            summary["mfs_sustainable_ratio"][name] = threshold_ratio(
-                thresholds[REFERENCE], thresholds[name], harder)
-            summary["mfs_attainment_ratio"][name] = _attainment_ratio(
-                attainment[REFERENCE], attainment[name])
+            summary["sustainable_ratio"][name] = threshold_ratio(
+                thresholds[reference], thresholds[name], harder)
+            summary["attainment_ratio"][name] = _attainment_ratio(
+                attainment[reference], attainment[name])
     rows = [{sweep.parameter: v, "scheduler": name, **metrics}
             for v, s in sorted(point_summaries.items())
             for name, metrics in s["schedulers"].items()]
@@ -214,21 +219,25 @@ def _attainment_ratio(ours, theirs):
             "max": max(defined) if defined else None}
 
 
-def write_sweep_summary(sweep, target=TARGET):
-    """Write every point's summaries and the sweep's; returns (sweep summary,
-    {value: point summary})."""
-    point_summaries = {v: write_run_summary(run) for v, run in sweep.present.items()}
-    summary, frame = summarize_sweep(sweep, target, point_summaries)
+def write_sweep_summary(sweep, target=TARGET, reference=None):
+    """Write every point's summaries and the sweep's, all comparing with
+    ``reference`` (default: sweep.json's); returns (sweep summary, {value:
+    point summary})."""
+    reference = reference or sweep.reference
+    point_summaries = {v: write_run_summary(run, reference=reference)
+                       for v, run in sweep.present.items()}
+    summary, frame = summarize_sweep(sweep, target, point_summaries, reference)
     write_text_atomic(sweep.directory / SUMMARY_JSON, dump_json(summary))
     write_text_atomic(sweep.directory / SUMMARY_CSV, frame_to_csv(frame))
     return summary, point_summaries
 
 
 def run_sweep(parameter, values, run_point, sweep_dir, schedulers, *, target=TARGET,
-              report=True):
+              on_summary=None, reference=None):
     """Lay out ``sweep_dir``, call ``run_point(value, point_dir)`` for each value
     (it must leave a results directory in ``point_dir``), then write the
-    summaries and, unless ``report`` is False, ``sweep_dir/report.html``.
+    summaries and call ``on_summary(sweep, summary, point_summaries)`` if given
+    (:func:`analysis.report.write_sweep_report` writes ``report.html``).
 
     Returns the sweep's summary.json object.  An exception from ``run_point``
     propagates; the points already run stay, and ``summarize DIR`` or
@@ -240,14 +249,14 @@ def run_sweep(parameter, values, run_point, sweep_dir, schedulers, *, target=TAR
     sweep_dir = Path(sweep_dir)
     (sweep_dir / POINTS).mkdir(parents=True, exist_ok=True)
     write_text_atomic(sweep_dir / SWEEP_FILE, dump_json(
-        {"parameter": parameter, "values": values, "schedulers": schedulers}))
+        {"parameter": parameter, "values": values, "schedulers": schedulers,
+         **({"reference": reference} if reference else {})}))
     for value in values:
         point_dir = sweep_dir / POINTS / point_name(parameter, value)
         point_dir.mkdir(exist_ok=True)
         run_point(value, point_dir)
     sweep = load_sweep(sweep_dir)
     summary, point_summaries = write_sweep_summary(sweep, target)
-    if report:
-        from analysis.report import write_sweep_report
-        write_sweep_report(sweep, summary, point_summaries)
+    if on_summary is not None:
+        on_summary(sweep, summary, point_summaries)
     return summary

@@ -34,15 +34,15 @@ import numpy as np
 from controller.compat import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER, app_manager,
                                ofp_event, ofproto_v1_3, set_ev_cls)
 from controller.change_log import ChangeLog
-from controller.policies import get_policy
-from controller.policies.base import FlowState
-from controller.policies.scheduler import Scheduler
+from policies import get_policy
+from policies.base import FlowState
+from policies.scheduler import Scheduler
 from controller.protocol import ProtocolError
 from controller.registry_server import RegistryServer
 from controller.settings import ControllerSettings
-from emulator.queues import tos_for_queue
-from emulator.routing import Routes
-from emulator.topology import load_topology
+from netmodel.queues import tos_for_queue
+from netmodel.routing import Routes
+from netmodel.topology import load_topology
 
 FORWARD_PRIORITY = 10
 FLOW_PRIORITY = 100

@@ -4,10 +4,10 @@ Hosts are Mininet hosts (network namespaces with real kernel TCP/UDP),
 switches are Open vSwitch bridges speaking OpenFlow 1.3, links are plain
 veth pairs.  Every egress that can be contended, each switch port and each
 host NIC, is rate-limited to the link's (dilated) rate and split into
-strict-priority queues by DSCP (:mod:`emulator.queues`).
+strict-priority queues by DSCP (:mod:`netmodel.queues`).
 
 Without a controller the switches get static per-destination rules
-(:mod:`emulator.routing`); with one, they connect to it and it decides.
+(:mod:`netmodel.routing`); with one, they connect to it and it decides.
 
 Usage::
 
@@ -29,8 +29,8 @@ import time
 from dataclasses import dataclass
 
 from emulator import ovs, tc
-from emulator.queues import plan_port
-from emulator.routing import Routes
+from netmodel.queues import plan_port
+from netmodel.routing import Routes
 
 log = logging.getLogger(__name__)
 OFFLOADS = ("tx", "rx", "tso", "gso", "gro")

@@ -9,12 +9,13 @@ Agents announce a done node directly to the agents that wait for it; a
 failure, rare, is relayed by the hub to every agent.
 """
 
-import json
 import os
 import socket
 import socketserver
 import struct
 import threading
+
+from emulator.hub_messages import Done, Failed, HubProtocolError, Listening, Ready, parse
 
 SEND_TIMEOUT = 5
 
@@ -31,10 +32,11 @@ class _AgentHandler(socketserver.StreamRequestHandler):
         try:
             for line in self.rfile:
                 try:
-                    message = json.loads(line)
-                    hub._on_message(message)
-                except (ValueError, KeyError, TypeError):
+                    message = parse(line)
+                except HubProtocolError as err:
+                    hub.malformed.append(str(err))   # counted and reported, not acted on
                     continue
+                hub._on_message(message)
         except OSError:
             pass
         finally:
@@ -62,6 +64,7 @@ class Hub:
         self.connect_errors = 0
         self.done = set()
         self.failed = {}                 # node -> reason
+        self.malformed = []              # why each unparseable agent line was refused
         self._conns = []
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
@@ -75,27 +78,26 @@ class Hub:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def _on_message(self, message):
-        op = message["op"]
         with self._lock:
-            if op == "listening":
-                self.listening_hosts.add(message["host"])
-            elif op == "ready":
-                self.ready_hosts.add(message["host"])
-                self.connect_errors += int(message.get("connect_errors", 0))
-            elif op == "done":
-                if message["node"] in self.done or message["node"] in self.failed:
+            if isinstance(message, Listening):
+                self.listening_hosts.add(message.host)
+            elif isinstance(message, Ready):
+                self.ready_hosts.add(message.host)
+                self.connect_errors += message.connect_errors
+            elif isinstance(message, (Done, Failed)):
+                if message.node in self.done or message.node in self.failed:
                     return
-                self.done.add(message["node"])
-            elif op == "failed":
-                if message["node"] in self.done or message["node"] in self.failed:
-                    return
-                self.failed[message["node"]] = message.get("reason", "")
+                if isinstance(message, Done):
+                    self.done.add(message.node)
+                else:
+                    self.failed[message.node] = message.reason
             self.changed.notify_all()
-        if op == "failed":
+        if isinstance(message, Failed):
             self.broadcast(message)
 
     def broadcast(self, message):
-        data = json.dumps(message).encode() + b"\n"
+        """Send a :mod:`emulator.hub_messages` message to every agent."""
+        data = message.encode()
         with self._lock:
             conns = list(self._conns)
         with self._send_lock:
@@ -104,7 +106,7 @@ class Hub:
 
     def fail(self, node, reason):
         """The orchestrator declares a node failed (dead agent, timeout)."""
-        self._on_message({"op": "failed", "node": node, "reason": reason})
+        self._on_message(Failed(node=node, reason=reason))
 
     @property
     def finished(self):

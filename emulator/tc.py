@@ -14,7 +14,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import tcmsg
 
-from emulator.queues import PORT_CLASS, ROOT_HANDLE
+from netmodel.queues import PORT_CLASS, ROOT_HANDLE
 
 # pyroute2 knows pfifo's options (struct tc_fifo_qopt { u32 limit; }); bfifo
 # uses the same struct with the limit in bytes.

@@ -14,6 +14,7 @@ BASE_PORT = 5201
 
 @dataclass(frozen=True)
 class TestFlow:
+    __test__ = False      # not a pytest test class
     src: str
     dst: str
     tos: int = 0          # IP TOS byte (DSCP << 2)

@@ -95,7 +95,7 @@ def test_mfs_ratio_and_empty_tables(known):
     summary = summarize_run(RunResults(known))
     assert summary["schedulers"]["sjf"]["slo_attainment"] == 0.25
     # fair has no requests: its attainment is unknown, so is the ratio
-    assert summary["mfs_attainment_ratio"] == {"sjf": 2.0, "fair": None}
+    assert summary["attainment_ratio"] == {"sjf": 2.0, "fair": None}
     fair = summary["schedulers"]["fair"]
     assert fair["requests"] == 0 and fair["flows"] == 0
     for key in ("slo_attainment", "ttft_p99_us", "cct_mean_us", "p2d_fct_p99_us",

@@ -26,7 +26,7 @@ RUN_DEFAULTS = {
     "config": {"trace": "traces/default_workload.jsonl"}, "topology": {"name": "single_tor_8"},
     "dilation": {"rate_scale": 1000, "byte_scale": 1, "time_dilation": 1000},
     "versions": {"python": "3.11"}, "git_revision": "abc1234", "datapath": "netdev",
-    "kernel": "6.1", "backend": "fluid",
+    "kernel": "6.1", "backend": "fluid", "reference": "mfs",
 }
 
 
@@ -170,8 +170,7 @@ def synthetic_sweep(directory, values=(0.5, 1.0, 1.5, 2.0), parameter="rate",
     def run_point(value, point_dir):
         synthetic_run(point_dir, schedulers, load=value,
                       sweep={"parameter": parameter, "value": value})
-    return run_sweep(parameter, list(values), run_point, directory, list(schedulers),
-                     report=False)
+    return run_sweep(parameter, list(values), run_point, directory, list(schedulers))
 
 
 def chromium_binary():

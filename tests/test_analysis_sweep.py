@@ -7,6 +7,7 @@ import pytest
 
 from common.errors import UserError
 from analysis.sustainable import Threshold, sustainable_value, threshold_ratio
+from analysis.report import write_sweep_report
 from analysis.sweep import load_sweep, parse_values, run_sweep, summarize_sweep
 from tests.test_analysis_support import run_cli, run_with_attainment
 
@@ -70,13 +71,14 @@ def _point(value, point_dir):
 def sweep_dir(tmp_path_factory):
     directory = tmp_path_factory.mktemp("sweep")
     run_sweep("rate", [0.5, 1.0, 2.0], _point, directory, ["mfs", "karuna", "sjf"],
-              report=False)
+              reference="mfs")
     return directory
 
 
 def test_run_sweep_layout(sweep_dir):
     assert json.loads((sweep_dir / "sweep.json").read_text()) == {
-        "parameter": "rate", "values": [0.5, 1.0, 2.0], "schedulers": ["mfs", "karuna", "sjf"]}
+        "parameter": "rate", "values": [0.5, 1.0, 2.0], "schedulers": ["mfs", "karuna", "sjf"],
+        "reference": "mfs"}
     for name in ("rate=0.5", "rate=1", "rate=2"):
         assert (sweep_dir / "points" / name / "summary.json").is_file()
     assert (sweep_dir / "summary.json").is_file() and (sweep_dir / "summary.csv").is_file()
@@ -92,14 +94,14 @@ def test_sweep_attainment_thresholds_and_ratios(sweep_dir):
     assert summary["sustainable"]["mfs"] == {"value": pytest.approx(1.5), "bound": "interpolated"}
     assert summary["sustainable"]["karuna"]["value"] == pytest.approx(0.75)
     assert summary["sustainable"]["sjf"]["value"] == pytest.approx(0.5)
-    assert summary["mfs_sustainable_ratio"]["karuna"] == {"ratio": pytest.approx(2.0),
+    assert summary["sustainable_ratio"]["karuna"] == {"ratio": pytest.approx(2.0),
                                                           "kind": "exact"}
-    assert summary["mfs_sustainable_ratio"]["sjf"]["ratio"] == pytest.approx(3.0)
-    karuna = summary["mfs_attainment_ratio"]["karuna"]
+    assert summary["sustainable_ratio"]["sjf"]["ratio"] == pytest.approx(3.0)
+    karuna = summary["attainment_ratio"]["karuna"]
     assert karuna["per_value"] == pytest.approx([1.0, 1.25, 1.6])
     assert (karuna["min"], karuna["max"]) == (pytest.approx(1.0), pytest.approx(1.6))
     # sjf's attainment is 0 at rate 2: no ratio there
-    assert summary["mfs_attainment_ratio"]["sjf"]["per_value"][2] is None
+    assert summary["attainment_ratio"]["sjf"]["per_value"][2] is None
 
 
 def test_sweep_csv_has_one_row_per_point_and_scheduler(sweep_dir):
@@ -112,7 +114,8 @@ def test_missing_point_is_reported_not_fatal(tmp_path):
     def run_point(value, point_dir):
         if value != 1.0:
             _point(value, point_dir)
-    summary = run_sweep("rate", [0.5, 1.0, 2.0], run_point, tmp_path, ["mfs", "karuna"])
+    summary = run_sweep("rate", [0.5, 1.0, 2.0], run_point, tmp_path, ["mfs", "karuna"],
+                        on_summary=write_sweep_report)
     assert [p["present"] for p in summary["points"]] == [True, False, True]
     assert summary["slo_attainment"]["karuna"] == [1.0, None, 0.5]
     # 0.5 (1.0) straight to 2.0 (0.5): 0.5 + 0.1 * 1.5 / 0.5
@@ -127,7 +130,7 @@ def test_point_folder_is_matched_by_value(tmp_path):
     run_with_attainment(tmp_path / "points" / "rate=2", {"mfs": 5})
     summary, _ = summarize_sweep(load_sweep(tmp_path))
     assert summary["slo_attainment"]["mfs"] == [1.0, 0.5]
-    assert summary["mfs_sustainable_ratio"] == {}        # nothing to compare against
+    assert summary["sustainable_ratio"] == {}        # nothing to compare against
 
 
 def test_point_with_another_value_in_run_json(tmp_path):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from emulator import bench_traces
-from emulator.invariance import compare
+from experiments import bench_traces
+from experiments.invariance import compare
 from emulator.agent import wire
 
 

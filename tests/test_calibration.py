@@ -2,9 +2,9 @@
 
 import pytest
 
-from emulator import calibration
-from emulator.calibration import choose_speed, mean_switch_hops
-from emulator.topology import load_topology
+from experiments import calibration
+from experiments.calibration import choose_speed, mean_switch_hops
+from netmodel.topology import load_topology
 from tests.scenarios import contention_trace
 
 
@@ -60,7 +60,7 @@ def test_nice_rates_and_hops():
 
 def test_mtu_above_the_limit_is_refused(tmp_path):
     from common.errors import UserError
-    from emulator.topology import load_topology as load
+    from netmodel.topology import load_topology as load
 
     path = tmp_path / "t.yaml"
     text = (load_topology("single_tor_8").path)
@@ -75,7 +75,7 @@ def test_mtu_above_the_limit_is_refused(tmp_path):
 def test_capacity_topologies_are_valid_and_non_blocking(tmp_path, shape, hosts):
     import yaml
 
-    from emulator.capacity import HOSTS_PER_LEAF, topology_spec
+    from experiments.capacity import HOSTS_PER_LEAF, topology_spec
 
     path = tmp_path / "t.yaml"
     path.write_text(yaml.safe_dump(topology_spec(shape, hosts)))
@@ -88,7 +88,7 @@ def test_capacity_topologies_are_valid_and_non_blocking(tmp_path, shape, hosts):
 
 
 def test_jain_index():
-    from emulator.selftest import jain_index
+    from experiments.selftest import jain_index
 
     assert jain_index([5, 5, 5, 5]) == pytest.approx(1.0)
     assert jain_index([1, 0, 0, 0]) == pytest.approx(0.25)

@@ -10,10 +10,10 @@ import pytest
 
 from controller.client import RegistryClient, RegistryError
 from controller.process import ControllerProcess
-from emulator.dilation import Dilation
+from netmodel.dilation import Dilation
 from emulator.fabric import Fabric
-from emulator.queues import dscp_for_queue
-from emulator.topology import load_topology
+from netmodel.queues import dscp_for_queue
+from netmodel.topology import load_topology
 
 pytestmark = pytest.mark.root
 

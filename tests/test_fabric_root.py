@@ -1,7 +1,6 @@
 """Root integration: the real fabric (Mininet, OVS, kernel TCP, tc queues)."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -11,11 +10,11 @@ import pytest
 
 from tests.helpers import REPO
 from emulator import ovs
-from emulator.dilation import Dilation
+from netmodel.dilation import Dilation
 from emulator.fabric import Fabric
-from emulator.queues import tos_for_queue
-from emulator.selftest import measure_priority, run_selftest
-from emulator.topology import MAX_MTU, load_topology
+from netmodel.queues import tos_for_queue
+from experiments.selftest import measure_priority, run_selftest
+from netmodel.topology import MAX_MTU, load_topology
 from emulator.traffic import TestFlow, run_backlogged
 
 pytestmark = pytest.mark.root

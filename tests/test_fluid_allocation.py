@@ -2,7 +2,7 @@
 
 import pytest
 
-from controller.fluid import allocate
+from policies.fluid import allocate
 
 G = 1e9
 

@@ -16,8 +16,8 @@ One 10 Gbit/s bottleneck (1.25 MB per ms), everything arriving at t = 0:
 
 import pytest
 
-from controller.fluid import FluidFlow, simulate
-from controller.policies import get_policy
+from policies.fluid import FluidFlow, simulate
+from policies import get_policy
 
 MB = 10**6
 LINK = {"bottleneck": 10e9}

@@ -3,8 +3,8 @@
 import pytest
 
 from common.errors import UserError
-from controller.fluid import FluidFlow, LayerProgress, simulate
-from controller.policies import get_policy
+from policies.fluid import FluidFlow, LayerProgress, simulate
+from policies import get_policy
 
 MB = 10**6
 LINK = {"l": 10e9}   # 1.25 MB per ms

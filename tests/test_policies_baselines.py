@@ -3,8 +3,8 @@
 import pytest
 
 from common.errors import UserError
-from controller.policies import FlowState, Scheduler, SchedulerView, get_policy
-from controller.policies.base import TICK, Trigger
+from policies import FlowState, Scheduler, SchedulerView, get_policy
+from policies.base import TICK, Trigger
 
 LINKS = {"up": 10e9}
 

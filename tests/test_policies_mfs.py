@@ -7,8 +7,8 @@ with 10 ms left has MLU ``m``.
 import pytest
 
 from common.errors import UserError
-from controller.policies import FlowState, Scheduler, SchedulerView, get_policy
-from controller.policies.mfs import MfsPolicy
+from policies import FlowState, Scheduler, SchedulerView, get_policy
+from policies.mfs import MfsPolicy
 
 RATE = 10e9
 LINKS = {"up": RATE, "down": RATE, "other": RATE}

@@ -5,15 +5,15 @@ import sys
 
 import pytest
 
-import controller.policies as policies_package
+import policies as policies_package
 from common.errors import UserError
 from controller import cli
-from controller.policies import (
+from policies import (
     DEFAULT_CONFIG, FlowState, Scheduler, get_policy, policy_classes, read_policy_config)
-from controller.policies import registry
-from controller.policies.base import Decision, Policy
-from controller.policies.layout import level_queues
-from controller.policies.thresholds import quantile_thresholds
+from policies import registry
+from policies.base import Decision, Policy
+from policies.layout import level_queues
+from policies.thresholds import quantile_thresholds
 
 SIX = {"fair", "sjf", "edf", "pias", "karuna", "mfs"}
 
@@ -101,7 +101,7 @@ def test_missing_yaml():
 
 def test_a_dropped_in_module_is_discovered(tmp_path, monkeypatch):
     (tmp_path / "lifo.py").write_text(
-        "from controller.policies.base import Decision, Policy\n"
+        "from policies.base import Decision, Policy\n"
         "class LifoPolicy(Policy):\n"
         "    name = 'lifo'\n"
         "    description = 'a test policy'\n"
@@ -114,7 +114,7 @@ def test_a_dropped_in_module_is_discovered(tmp_path, monkeypatch):
         assert "lifo" in policy_classes()
         assert get_policy("lifo", num_queues=4).num_queues == 4
     finally:
-        sys.modules.pop("controller.policies.lifo", None)
+        sys.modules.pop("policies.lifo", None)
         registry._classes = None
 
 
@@ -218,5 +218,5 @@ def test_quantile_thresholds(sizes, classes, expected):
 
 
 def test_default_config_path_exists():
-    assert DEFAULT_CONFIG.endswith("controller/policies.yaml")
+    assert DEFAULT_CONFIG.endswith("policies/policies.yaml")
     assert set(read_policy_config()) == SIX

@@ -1,9 +1,9 @@
 import pytest
 
-from emulator.dilation import Dilation
-from emulator.queues import (dscp_for_queue, plan_port, queue_classid, queue_for_dscp,
+from netmodel.dilation import Dilation
+from netmodel.queues import (dscp_for_queue, plan_port, queue_classid, queue_for_dscp,
                              tos_for_queue)
-from emulator.topology import load_topology
+from netmodel.topology import load_topology
 
 
 @pytest.mark.parametrize("n", [1, 2, 4, 8])

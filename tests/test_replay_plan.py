@@ -3,10 +3,10 @@
 import pytest
 
 from common.errors import UserError
-from emulator import replay
-from emulator.bench_traces import all_to_all
-from emulator.replay import DATA_PORT, FIRST_SPORT, ReplayPlan
-from emulator.topology import load_topology
+from experiments import replay
+from experiments.bench_traces import all_to_all
+from experiments.replay import DATA_PORT, FIRST_SPORT, ReplayPlan
+from netmodel.topology import load_topology
 from tests.scenarios import contention_trace
 
 
@@ -41,7 +41,7 @@ def test_notices_go_to_the_hosts_that_wait(tor):
 
 
 def test_remote_dependencies_are_announced_to_the_waiting_host(tor):
-    from emulator.bench_traces import chain
+    from experiments.bench_traces import chain
 
     plan = ReplayPlan(chain(8, flows=4), tor)
     # c1 is sent by h2 and waits for c0, which ends on h2: local.  c2 is sent

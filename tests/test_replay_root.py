@@ -8,9 +8,9 @@ import time
 import pandas as pd
 import pytest
 
-from emulator.dilation import Dilation
-from emulator.replay import Replay
-from emulator.topology import load_topology
+from netmodel.dilation import Dilation
+from experiments.replay import Replay
+from netmodel.topology import load_topology
 from tests.scenarios import MB, contention_trace, infeasible_p2d_trace
 
 pytestmark = pytest.mark.root

@@ -1,7 +1,7 @@
 from collections import Counter
 
-from emulator.routing import Routes
-from emulator.topology import load_topology
+from netmodel.routing import Routes
+from netmodel.topology import load_topology
 
 
 def test_single_tor_ports_follow_link_order():

@@ -2,7 +2,7 @@ import pytest
 import yaml
 
 from common.errors import UserError
-from emulator.topology import load_topology, parse_topology
+from netmodel.topology import load_topology, parse_topology
 
 BASE = {
     "name": "t",

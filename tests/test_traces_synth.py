@@ -247,4 +247,5 @@ def test_sixty_request_workload_is_reproducible(tmp_path, capsys):
     assert code == 0, err
     shipped = DEFAULT_WORKLOAD.with_name("workload_60.jsonl").read_text().splitlines()
     assert out.read_text().splitlines()[1:] == shipped[1:]
-    assert len(traces.load_trace(DEFAULT_WORKLOAD.with_name("workload_60.jsonl"), hosts=HOSTS_8).requests) == 60
+    workload_60 = DEFAULT_WORKLOAD.with_name("workload_60.jsonl")
+    assert len(traces.load_trace(workload_60, hosts=HOSTS_8).requests) == 60

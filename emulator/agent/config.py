@@ -1,6 +1,6 @@
 """What the orchestrator tells a host agent: its DAG nodes, peers and channels.
 
-Written by :mod:`emulator.replay` as JSON and validated here by the agent,
+Written by :mod:`experiments.replay` as JSON and validated here by the agent,
 so both ends share one typed definition.  Times are real seconds since the
 experiment's time zero; bytes are the trace's (real) bytes.
 """

@@ -24,6 +24,7 @@ import socket
 import time
 
 from common.reactor import LineChannel, Reactor, realtime
+from emulator import hub_messages as msg
 from emulator.agent import netstat
 from emulator.agent.transfers import FIRST_WRITE, TcpReceiver, TcpSender, zeros_file
 from emulator.agent.udp_transfers import UdpReceiver, UdpSender
@@ -108,7 +109,7 @@ class HostAgent:
         hub = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         hub.connect(cfg.hub)
         self.hub = LineChannel(self.loop, hub, self._hub_message, on_close=self.loop.stop)
-        self._to_hub({"op": "listening", "host": self.host})
+        self._to_hub(msg.Listening(host=self.host))
         self.loop.run()
         self._write_records()
 
@@ -125,15 +126,14 @@ class HostAgent:
         return LineChannel(self.loop, sock, self._controller_message)
 
     def _hub_message(self, line):
-        message = json.loads(line)
-        op = message["op"]
-        if op == "connect":
+        message = msg.parse(line)
+        if isinstance(message, msg.Connect):
             self._open_connections()
-        elif op == "start":
-            self._start(message["t0"])
-        elif op == "failed":
-            self.on_failed(message["node"], message.get("reason", ""))
-        elif op == "stop":
+        elif isinstance(message, msg.Start):
+            self._start(message.t0)
+        elif isinstance(message, msg.Failed):
+            self.on_failed(message.node, message.reason)
+        elif isinstance(message, msg.Stop):
             self._stop(time.monotonic() + STOP_GRACE)
 
     def _open_connections(self):
@@ -149,13 +149,13 @@ class HostAgent:
             self.senders[node.id] = sender
             sender.connect(self._connected)
         if not flows:
-            self._to_hub({"op": "ready", "host": self.host, "connect_errors": 0})
+            self._to_hub(msg.Ready(host=self.host))
 
     def _connected(self, sender):
         self._connecting -= 1
         if self._connecting == 0:
             errors = sum(1 for s in self.senders.values() if s.error)
-            self._to_hub({"op": "ready", "host": self.host, "connect_errors": errors})
+            self._to_hub(msg.Ready(host=self.host, connect_errors=errors))
 
     def _start(self, t0):
         self.t0 = t0
@@ -262,14 +262,14 @@ class HostAgent:
     def node_done(self, nid):
         """Critical path first: local dependents start, then the hosts waiting
         for ``nid`` hear of it; the hub's count can wait for the loop's turn."""
-        data = json.dumps({"op": "done", "node": nid}).encode() + b"\n"
+        data = msg.Done(node=nid).encode()
         self.on_done(nid)
         for host in self.config.notify.get(nid, ()):
             self.peers[host].send(data)
         self.hub.send_soon(data)
 
     def node_failed(self, nid, reason):
-        self._to_hub({"op": "failed", "node": nid, "reason": reason})   # relayed to everyone
+        self._to_hub(msg.Failed(node=nid, reason=reason))   # relayed to everyone
         self.on_failed(nid, reason)
 
     def on_done(self, nid):
@@ -295,13 +295,13 @@ class HostAgent:
                 sender.abandon()
             for child in self.dependents.get(failed, ()):
                 if child not in self._seen:
-                    self._to_hub({"op": "failed", "node": child, "reason": f"dependency {failed} failed"})
+                    self._to_hub(msg.Failed(node=child, reason=f"dependency {failed} failed"))
                     todo.append(child)
 
     # -- channels -----------------------------------------------------------
 
     def _to_hub(self, message):
-        self.hub.send(json.dumps(message).encode() + b"\n")
+        self.hub.send(message.encode())
 
     def _to_controller(self, message, soon=False):
         message["token"] = self.config.token
@@ -335,11 +335,11 @@ class HostAgent:
         self._inbound.append(LineChannel(self.loop, sock, self._peer_message))
 
     def _peer_message(self, line):
-        message = json.loads(line)
-        if message["op"] == "done":
-            self.on_done(message["node"])
-        elif message["op"] == "failed":
-            self.on_failed(message["node"], message.get("reason", ""))
+        message = msg.parse(line)
+        if isinstance(message, msg.Done):
+            self.on_done(message.node)
+        elif isinstance(message, msg.Failed):
+            self.on_failed(message.node, message.reason)
 
     def _report_bytes(self):
         if self.active:

@@ -1,0 +1,374 @@
+"""run_emulation.py subcommands of the emulator: selftest, topology, default."""
+
+import os
+import sys
+import time
+
+from common.errors import UserError
+from common.units import parse_rate
+
+RESULTS_DIR = "results"
+
+
+def add_fabric_options(parser):
+    """Options every command that builds a fabric shares."""
+    from experiments.calibration import DEFAULT_MTU
+
+    parser.add_argument("--topology", default=None,
+                        help="topology file or name in topologies/ (default: single_tor_8)")
+    parser.add_argument("--emulated-rate", default="auto",
+                        help="emulated rate of the topology's fastest link (default auto: as fast "
+                             "as the fabric carries and the engine's overhead allows)")
+    parser.add_argument("--mtu", type=int, default=DEFAULT_MTU,
+                        help=f"emulated MTU of every link, 576-64000 (default {DEFAULT_MTU}: "
+                             "fewer packets per byte, measured in docs/benchmarks.md)")
+    scale = parser.add_mutually_exclusive_group()
+    scale.add_argument("--time-dilation", type=float, default=None,
+                       help="emulated seconds per real second (sets the byte scale)")
+    scale.add_argument("--byte-scale", type=float, default=None,
+                       help="real bytes per emulated byte (default 1)")
+
+
+def speed_options(args):
+    """(emulated rate or None for automatic, MTU) from the shared options, validated."""
+    from netmodel.topology import MAX_MTU, MIN_MTU
+
+    if not MIN_MTU <= args.mtu <= MAX_MTU:
+        raise UserError("--mtu", f"must be between {MIN_MTU} and {MAX_MTU}")
+    rate = None if args.emulated_rate == "auto" else parse_rate(args.emulated_rate, "--emulated-rate")
+    return rate, args.mtu
+
+
+def fabric_from_args(args, trace=None):
+    """(topology at the emulated MTU, dilation, speed record) from the shared options."""
+    from experiments.calibration import choose_speed
+    from netmodel.topology import load_topology
+
+    rate, mtu = speed_options(args)
+    topology = load_topology(args.topology).with_mtu(mtu)
+    dilation, speed = choose_speed(topology, mtu, trace, rate, args.time_dilation, args.byte_scale)
+    return topology, dilation, speed
+
+
+def require_root(what):
+    if os.geteuid() != 0:
+        raise UserError(what, "needs root to build network namespaces and switches (use sudo)")
+
+
+def default_out_dir(kind):
+    return os.path.join(RESULTS_DIR, time.strftime(f"%Y%m%d-%H%M%S-{kind}"))
+
+
+def cmd_selftest(args):
+    from mininet.log import setLogLevel
+
+    if args.replay:
+        return _selftest_replay(args)
+    if args.capacity:
+        return _selftest_capacity(args)
+    from experiments.selftest import run_selftest
+
+    topology, dilation, _ = fabric_from_args(args)
+    require_root("selftest")
+    if args.seconds <= 0:
+        raise UserError("--seconds", "must be positive")
+    try:
+        counts = [int(v) for v in args.rate_flows.split(",") if v.strip()] if args.rate_flows else []
+    except ValueError:
+        raise UserError("--rate-flows", f"cannot read {args.rate_flows!r} as flow counts") from None
+    if any(n < 1 or n > 64 for n in counts):
+        raise UserError("--rate-flows", "flow counts must be between 1 and 64")
+    setLogLevel("warning")
+    out = args.out or default_out_dir("selftest")
+    report = run_selftest(topology, dilation, args.seconds, out, flow_counts=counts)
+    return 0 if report["passed"] else 1
+
+
+def _selftest_replay(args):
+    """Dilation invariance: the trace at the automatic dilation and 10x slower (or --dilations)."""
+    from mininet.log import setLogLevel
+
+    from experiments.invariance import run_invariance
+    from netmodel.topology import load_topology
+    from traces import load_trace
+
+    rate, mtu = speed_options(args)
+    schedulers = _schedulers(args.scheduler)
+    if not os.path.exists(args.trace):
+        raise UserError(args.trace, "no such trace file")
+    trace = load_trace(args.trace, hosts={h.name for h in load_topology(args.topology).hosts})
+    topology, dilation, _ = fabric_from_args(args, trace)
+    if args.dilations:
+        try:
+            dilations = [float(v) for v in args.dilations.split(",") if v.strip()]
+        except ValueError:
+            raise UserError("--dilations", f"cannot read {args.dilations!r} as numbers") from None
+        if len(dilations) < 2 or min(dilations) <= 0 or len(set(dilations)) < len(dilations):
+            raise UserError("--dilations", "give at least two distinct positive dilations "
+                                           "(--repeat repeats each)")
+    else:
+        dilations = [dilation.factor, 10 * dilation.factor]
+    require_root("selftest --replay")
+    setLogLevel("warning")
+    out = args.out or default_out_dir("invariance")
+    if args.repeat < 1:
+        raise UserError("--repeat", "must be at least 1")
+    _, passed = run_invariance(topology, mtu, trace, args.trace, schedulers, dilations, out,
+                               repeat=args.repeat, policy_config=args.policy_config,
+                               timeout=args.timeout)
+    return 0 if passed else 1
+
+
+def _selftest_capacity(args):
+    """Aggregate capacity of single-ToR and leaf-spine fabrics of several sizes."""
+    import json
+
+    from mininet.log import setLogLevel
+
+    from experiments.capacity import SHAPES, run_capacity
+
+    rate, mtu = speed_options(args)
+    try:
+        sizes = [int(v) for v in args.capacity.split(",") if v.strip()]
+    except ValueError:
+        raise UserError("--capacity", f"cannot read {args.capacity!r} as host counts") from None
+    if not sizes or any(n < 2 or n > 128 for n in sizes):
+        raise UserError("--capacity", "host counts must be between 2 and 128")
+    if args.seconds <= 0:
+        raise UserError("--seconds", "must be positive")
+    require_root("selftest --capacity")
+    setLogLevel("warning")
+    out = args.out or default_out_dir("capacity")
+    rows = run_capacity(sizes, SHAPES, mtu, rate, args.seconds)
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "capacity.json")
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump({"mtu": mtu, "seconds": args.seconds, "rows": rows}, handle, indent=2)
+    print(f"wrote {path}")
+    return 0
+
+
+def _schedulers(text):
+    """The --scheduler list (default: every registered policy), each one known."""
+    from policies import default_schedulers, policy_classes
+
+    if text is None:
+        return default_schedulers()
+    schedulers = [s.strip() for s in text.split(",") if s.strip()]
+    if not schedulers:
+        raise UserError("--scheduler", "name at least one scheduler")
+    unknown = [s for s in schedulers if s not in policy_classes()]
+    if unknown:
+        raise UserError("--scheduler", f"unknown scheduler {unknown[0]!r} "
+                                       f"(known: {', '.join(policy_classes())})")
+    return schedulers
+
+
+def _reference(args):
+    """--reference: a registered policy (default mfs); it need not be among the schedulers."""
+    from policies import DEFAULT_REFERENCE, policy_classes
+
+    name = args.reference or DEFAULT_REFERENCE
+    if name not in policy_classes():
+        raise UserError("--reference", f"unknown scheduler {name!r} "
+                                       f"(known: {', '.join(policy_classes())})")
+    return name
+
+
+def cmd_topology(args):
+    from netmodel.topology import load_topology
+
+    topology = load_topology(args.file)
+    print(f"{topology.path}: {topology.name}: {len(topology.hosts)} hosts, "
+          f"{len(topology.switches)} switches, {len(topology.links)} links; OK")
+    return 0
+
+
+def cmd_doctor(args):
+    """Report (and with --fix, repair) what the fabric needs from this machine."""
+    import shutil
+
+    from emulator import ovs
+
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("not root: building fabrics needs root (use sudo)")
+    for tool in ("mnexec", "ovs-vsctl", "ovs-ofctl", "iperf3", "ethtool", "ss"):
+        if shutil.which(tool) is None:
+            problems.append(f"{tool} not found (run: sudo make setup)")
+    if not problems and args.fix:
+        print(f"Open vSwitch: {ovs.ensure_vswitchd()}")
+    buffers = {name: ovs.read_sysctl(name) for name in ovs.SYSCTLS}
+    print("socket buffers: " + ", ".join(f"{k.split('.')[-1]}={v}" for k, v in buffers.items()))
+    if min(buffers.values()) < ovs.SOCKET_BUFFER:
+        problems.append(f"socket buffers below {ovs.SOCKET_BUFFER} bytes (fix: doctor --fix)")
+    pid = ovs.vswitchd_pid()
+    print(f"ovs-vswitchd: {'pid %d' % pid if pid else 'not running'}; datapath: "
+          f"{'kernel' if ovs.kernel_datapath_available() else 'userspace (no openvswitch module)'}")
+    if pid is None:
+        problems.append("ovs-vswitchd is not running (fix: doctor --fix)")
+    with open("/proc/sys/net/ipv4/tcp_congestion_control", encoding="ascii") as handle:
+        print(f"TCP congestion control: {handle.read().strip()}")
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+DEFAULT_TRACE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             "traces", "default_workload.jsonl")
+
+
+def cmd_run(args):
+    from mininet.log import setLogLevel
+
+    from experiments.experiment import run_experiment
+    from netmodel.topology import load_topology
+    from traces import load_trace
+
+    speed_options(args)
+    schedulers = _schedulers(args.scheduler)
+    if not os.path.exists(args.trace):
+        raise UserError(args.trace, "no such trace file")
+    hosts = {h.name for h in load_topology(args.topology).hosts}
+    trace = load_trace(args.trace, hosts=hosts)
+    topology, dilation, speed = fabric_from_args(args, trace)
+    require_root("run")
+    setLogLevel("warning")
+    out = args.out or default_out_dir("run")
+    fidelity = run_experiment(topology, dilation, args.trace, schedulers, out,
+                              policy_config=args.policy_config, timeout=args.timeout, trace=trace,
+                              speed=speed, reference=_reference(args))
+    from analysis.postprocess import postprocess_run
+    postprocess_run(out)
+    print(f"results: {out}")
+    return 0 if all(f["flows_failed"] == 0 for f in fidelity.values()) else 1
+
+
+def cmd_sweep(args):
+    from mininet.log import setLogLevel
+
+    from analysis.sweep import parse_values, run_sweep
+    from experiments.sweep_points import point_runner
+    from traces import load_trace
+
+    chosen = [(name, text) for name, text in (("rate", args.rates), ("bandwidth", args.bandwidths),
+                                              ("slo_scale", args.slo_scales)) if text]
+    if len(chosen) != 1:
+        raise UserError("sweep", "give exactly one of --rates, --bandwidths, --slo-scales")
+    parameter, text = chosen[0]
+    option = {"rate": "--rates", "bandwidth": "--bandwidths", "slo_scale": "--slo-scales"}[parameter]
+    values = parse_values(text, option)
+    rate, mtu = speed_options(args)
+    topology, _, _ = fabric_from_args(args)
+    schedulers = _schedulers(args.scheduler)
+    reference = _reference(args)
+    trace = load_trace(args.trace, hosts={h.name for h in topology.hosts})
+    require_root("sweep")
+    setLogLevel("warning")
+    out = args.out or default_out_dir(f"sweep-{parameter}")
+    runner = point_runner(parameter, topology, trace, args.trace, schedulers, rate, mtu,
+                          args.time_dilation, args.byte_scale,
+                          policy_config=args.policy_config, timeout=args.timeout)
+    from analysis.report import sweep_headline, write_sweep_report
+    from analysis.sweep import load_sweep
+
+    summary = run_sweep(parameter, values, runner, out, schedulers, on_summary=write_sweep_report,
+                        reference=reference)
+    print("\n".join(sweep_headline(summary, load_sweep(out).info)))
+    print(f"results: {out}\nreport: {os.path.join(out, 'report.html')}")
+    return 0
+
+
+def cmd_bench(args):
+    from mininet.log import setLogLevel
+
+    from experiments.bench import SECTIONS, run_bench
+
+    topology, dilation, _ = fabric_from_args(args)
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown or not sections:
+        raise UserError("--sections", f"unknown section {', '.join(unknown) or '(none)'} "
+                                      f"(known: {', '.join(SECTIONS)})")
+    require_root("bench")
+    setLogLevel("warning")
+    run_bench(topology, dilation, args.out or default_out_dir("bench"), sections)
+    return 0
+
+
+def add_run_options(parser):
+    add_fabric_options(parser)
+    parser.add_argument("--trace", default=DEFAULT_TRACE, help="trace file (default: the bundled workload)")
+    parser.add_argument("--scheduler", default=None,
+                        help="comma-separated schedulers (default: every registered policy, "
+                             "in policies/policies.yaml's order)")
+    parser.add_argument("--reference", default=None,
+                        help="the scheduler the others are compared with in summaries "
+                             "(default: mfs)")
+    parser.add_argument("--policy-config", default=None, help="YAML of policy parameters")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="emulated seconds after which unfinished flows fail (default 600)")
+    parser.add_argument("--out", default=None, help="results directory")
+
+
+def cmd_default(args):
+    """What `sudo python run_emulation.py` does with no arguments: the default experiment."""
+    return cmd_run(args)
+
+
+def register(subparsers):
+    selftest = subparsers.add_parser(
+        "selftest", help="build the fabric and measure its fidelity (writes fidelity.json); "
+                         "--replay checks that results do not depend on the dilation")
+    add_run_options(selftest)
+    selftest.add_argument("--seconds", type=float, default=6.0,
+                          help="seconds of traffic per measurement (default 6)")
+    selftest.add_argument("--rate-flows", default=None,
+                          help="extra flow counts for the rate-accuracy test, e.g. 1,16")
+    selftest.add_argument("--capacity", default=None, metavar="N,N,...",
+                          help="measure aggregate capacity of single-ToR and leaf-spine fabrics "
+                               "of these host counts (one backlogged flow per host)")
+    selftest.add_argument("--replay", action="store_true",
+                          help="replay --trace at two dilations and compare the results")
+    selftest.add_argument("--dilations", default=None,
+                          help="with --replay: comma-separated time dilations (default: the "
+                               "automatic one and 10x it)")
+    selftest.add_argument("--repeat", type=int, default=1,
+                          help="with --replay: runs per dilation (their spread is the noise)")
+    selftest.set_defaults(func=cmd_selftest)
+
+    topo = subparsers.add_parser("topology", help="validate a topology file")
+    topo.add_argument("file")
+    topo.set_defaults(func=cmd_topology)
+
+    doctor = subparsers.add_parser(
+        "doctor", help="check what the fabric needs from this machine (--fix repairs it)")
+    doctor.add_argument("--fix", action="store_true",
+                        help="raise socket buffers and start Open vSwitch if needed")
+    doctor.set_defaults(func=cmd_doctor)
+
+    run = subparsers.add_parser(
+        "run", help="replay a trace under each scheduler on the emulated fabric")
+    add_run_options(run)
+    run.set_defaults(func=cmd_run)
+
+    sweep = subparsers.add_parser(
+        "sweep", help="run a trace at several request rates, bandwidths or SLO scales")
+    add_run_options(sweep)
+    sweep.add_argument("--rates", help="request-rate factors, e.g. 0.5,1,1.5,2")
+    sweep.add_argument("--bandwidths", help="host link rates in Gbit/s, e.g. 25,50,100")
+    sweep.add_argument("--slo-scales", help="TTFT SLO factors, e.g. 0.5,1,2")
+    sweep.set_defaults(func=cmd_sweep)
+
+    bench = subparsers.add_parser(
+        "bench", help="measure the replay engine: start lag, burst starts, controller latency, "
+                      "collective efficiency (writes bench.json)")
+    add_fabric_options(bench)
+    bench.add_argument("--sections", default="isolated,burst,all_to_all,ring_all_reduce",
+                       help="comma-separated sections (default: all)")
+    bench.add_argument("--out", default=None, help="results directory")
+    bench.set_defaults(func=cmd_bench)
+
+    default = subparsers.add_parser("default", help="the default experiment (no arguments)")
+    add_run_options(default)
+    default.set_defaults(func=cmd_default)

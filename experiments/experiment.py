@@ -1,0 +1,130 @@
+"""A whole experiment: one trace replayed under each scheduler, with its record.
+
+``DIR/run.json`` holds the configuration, versions, git revision, datapath,
+kernel and dilation; each scheduler's tables go to ``DIR/<scheduler>/``.
+"""
+
+import os
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+
+from common.errors import UserError
+from experiments.replay import Replay
+from experiments.selftest import write_json
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def versions():
+    out = {"python": platform.python_version()}
+    for package in ("os-ken", "pyroute2", "pandas", "plotly", "mininet"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = None
+    try:
+        out["openvswitch"] = subprocess.run(["ovs-vsctl", "--version"], capture_output=True,
+                                            text=True).stdout.split("\n")[0].split()[-1]
+    except OSError:
+        out["openvswitch"] = None
+    return out
+
+
+def git_revision():
+    try:
+        proc = subprocess.run(["git", "-C", REPO, "rev-parse", "HEAD"], capture_output=True, text=True)
+        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.strip()
+        return proc.stdout.strip() + ("-dirty" if dirty else "") if proc.returncode == 0 else None
+    except OSError:
+        return None
+
+
+class Progress:
+    """Flows/nodes done over total, elapsed and ETA: a bar on a terminal, lines otherwise."""
+
+    def __init__(self, label, echo=print):
+        self.label, self.echo = label, echo
+        self.start = time.monotonic()
+        self.last_tenth = -1
+        self.bar = None
+        if sys.stdout.isatty():
+            from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeElapsedColumn, \
+                TimeRemainingColumn
+            self.bar = Bar(TextColumn(f"{label:>8}"), BarColumn(),
+                           TextColumn("{task.completed}/{task.total} nodes"),
+                           TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
+            self.task = None
+
+    def __call__(self, done, total):
+        if self.bar is not None:
+            if self.task is None:
+                self.bar.start()
+                self.task = self.bar.add_task(self.label, total=total)
+            self.bar.update(self.task, completed=done)
+            return
+        tenth = int(10 * done / max(total, 1))
+        if tenth > self.last_tenth:
+            self.last_tenth = tenth
+            elapsed = time.monotonic() - self.start
+            eta = elapsed / done * (total - done) if done else float("nan")
+            self.echo(f"  {self.label}: {done}/{total} nodes, {elapsed:.0f}s elapsed, ETA {eta:.0f}s")
+
+    def close(self):
+        if self.bar is not None and self.task is not None:
+            self.bar.stop()
+
+
+def run_experiment(topology, dilation, trace_path, schedulers, out_dir, policy_config=None,
+                   timeout=600.0, echo=print, trace=None, sweep=None, speed=None, reference=None):
+    """Replay ``trace_path`` under each scheduler into ``out_dir``; returns {scheduler: fidelity}."""
+    from policies import policy_classes
+    from traces import load_trace
+
+    known = policy_classes()
+    for name in schedulers:
+        if name not in known:
+            raise UserError("--scheduler", f"unknown scheduler {name!r} (known: {', '.join(sorted(known))})")
+    if trace is None:
+        trace = load_trace(trace_path, hosts={h.name for h in topology.hosts})
+    os.makedirs(out_dir, exist_ok=True)
+    run_info = {
+        "config": {"topology": topology.path, "trace": trace_path, "schedulers": list(schedulers),
+                   "timeout": timeout, "policy_config": policy_config,
+                   "requests": len(trace.requests), "nodes": len(trace.nodes),
+                   "flows": sum(1 for n in trace.nodes if n.kind == "flow")},
+        "schedulers": [],               # those that completed, in order
+        "topology": topology.to_dict(),
+        "dilation": dilation.to_dict(),
+        "speed": speed,                 # how the dilation and MTU were chosen, and why
+        "versions": versions(),
+        "git_revision": git_revision(),
+        "datapath": None,
+        "kernel": platform.release(),
+        "backend": "emulation",
+    }
+    if reference:
+        run_info["reference"] = reference
+    if sweep:
+        run_info["sweep"] = sweep
+    echo(f"replaying {trace_path}: {len(trace.requests)} requests, {len(trace.nodes)} nodes on "
+         f"{topology.name}; {dilation.describe(topology)}")
+    fidelity = {}
+    for name in schedulers:
+        progress = Progress(name, echo)
+        try:
+            fidelity[name] = Replay(topology, dilation, trace, name, os.path.join(out_dir, name),
+                                    policy_config=policy_config, timeout=timeout,
+                                    progress=progress).run()
+        finally:
+            progress.close()
+        run_info["datapath"] = fidelity[name]["datapath"]
+        run_info["schedulers"].append(name)
+        failed = fidelity[name]["flows_failed"]
+        echo(f"  {name}: done in {fidelity[name]['emulated_seconds']:.1f}s"
+             + (f", {failed} flows FAILED (see {name}/flows.csv)" if failed else ""))
+        write_json(os.path.join(out_dir, "run.json"), run_info)
+    return fidelity

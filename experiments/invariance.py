@@ -1,0 +1,124 @@
+"""Dilation invariance: the same workload at two emulation speeds must give
+the same results (``run_emulation.py selftest --replay``).
+
+Time dilation is a change of units: a faithful emulation gives the same real
+(trace-time) results at x100 and at x1000.  What does not dilate is the
+emulator's own cost (wall-clock start lags, timer and scheduling latency,
+controller round trips), so results that move with the dilation measure the
+emulator, not the schedulers.  This replays a trace at each dilation, puts
+each scheduler's TTFT SLO attainment and TTFT p50/p99 side by side, and
+fails when attainment differs by more than ``ATTAINMENT_TOLERANCE`` or the
+TTFT median by more than ``TTFT_P50_TOLERANCE`` (relative).
+"""
+
+import json
+import os
+
+from analysis.metrics import scheduler_metrics
+from analysis.results_dir import RunResults
+from experiments.calibration import choose_speed
+from experiments.experiment import run_experiment
+
+ATTAINMENT_TOLERANCE = 0.05
+TTFT_P50_TOLERANCE = 0.05
+
+
+def compare(metrics_by_speed, schedulers):
+    """Rows of the side-by-side table and whether every scheduler passed."""
+    labels = list(metrics_by_speed)
+    rows, passed = [], True
+    for name in schedulers:
+        values = [metrics_by_speed[label][name] for label in labels]
+        att = [v["slo_attainment"] for v in values]
+        p50 = [v["ttft_p50_us"] for v in values]
+        p99 = [v["ttft_p99_us"] for v in values]
+        att_gap = max(att) - min(att) if None not in att else None
+        p50_gap = (max(p50) - min(p50)) / min(p50) if None not in p50 and min(p50) > 0 else None
+        ok = att_gap is not None and p50_gap is not None and \
+            att_gap <= ATTAINMENT_TOLERANCE + 1e-9 and p50_gap <= TTFT_P50_TOLERANCE + 1e-9
+        passed &= ok
+        rows.append({"scheduler": name, "attainment": dict(zip(labels, att)),
+                     "ttft_p50_us": dict(zip(labels, p50)), "ttft_p99_us": dict(zip(labels, p99)),
+                     "attainment_gap": att_gap, "ttft_p50_relative_gap": p50_gap, "passed": ok})
+    return rows, passed
+
+
+def format_table(rows, labels):
+    head = f"{'scheduler':<9}" + "".join(f"{'att ' + l:>11}" for l in labels) + \
+        "".join(f"{'p50 ' + l:>12}" for l in labels) + "".join(f"{'p99 ' + l:>12}" for l in labels) + \
+        f"{'att gap':>9}{'p50 gap':>9}  verdict"
+    lines = [head]
+    for r in rows:
+        line = f"{r['scheduler']:<9}"
+        line += "".join(f"{_fmt(r['attainment'][l], 3):>11}" for l in labels)
+        line += "".join(f"{_fmt(r['ttft_p50_us'][l], 0):>12}" for l in labels)
+        line += "".join(f"{_fmt(r['ttft_p99_us'][l], 0):>12}" for l in labels)
+        line += f"{_fmt(r['attainment_gap'], 3):>9}{_pct(r['ttft_p50_relative_gap']):>9}  "
+        lines.append(line + ("ok" if r["passed"] else "DIFFERS"))
+    return "\n".join(lines)
+
+
+def _fmt(value, digits):
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _pct(value):
+    return "-" if value is None else f"{value:.1%}"
+
+
+def run_invariance(topology, mtu, trace, trace_path, schedulers, dilations, out_dir, echo=print,
+                   repeat=1, **run_options):
+    """Replay ``trace`` at each time dilation (``repeat`` times); returns (report, passed).
+
+    With repeats, each dilation's mean is compared, and the spread between
+    repeats at one dilation (the run-to-run noise) is reported beside it.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    metrics, labels, noise = {}, [], {}
+    for factor in dilations:
+        label = f"x{factor:g}"
+        labels.append(label)
+        runs = []
+        for trial in range(repeat):
+            dilation, speed = choose_speed(topology, mtu, trace, time_dilation=factor)
+            echo(f"--- {label} run {trial + 1}/{repeat}: {dilation.describe(topology)}")
+            directory = os.path.join(out_dir, label if repeat == 1 else f"{label}-{trial + 1}")
+            run_experiment(topology, dilation, trace_path, schedulers, directory, trace=trace,
+                           speed=speed, echo=echo, **run_options)
+            run = RunResults(directory)
+            runs.append({name: scheduler_metrics(results) for name, results in run.schedulers.items()})
+        metrics[label] = {name: _mean_metrics([r[name] for r in runs]) for name in schedulers}
+        noise[label] = {name: _spread([r[name]["slo_attainment"] for r in runs]) for name in schedulers}
+    rows, passed = compare(metrics, schedulers)
+    for row in rows:
+        row["attainment_spread_between_repeats"] = {l: noise[l][row["scheduler"]] for l in labels}
+    report = {"trace": trace_path, "requests": len(trace.requests), "dilations": list(dilations),
+              "repeat": repeat,
+              "tolerance": {"attainment": ATTAINMENT_TOLERANCE, "ttft_p50_relative": TTFT_P50_TOLERANCE},
+              "schedulers": rows, "passed": passed}
+    with open(os.path.join(out_dir, "invariance.json"), "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=2)
+    echo(format_table(rows, labels))
+    if repeat > 1:
+        echo("attainment spread between repeats: " + "; ".join(
+            f"{r['scheduler']} " + ", ".join(f"{l} {_fmt(v, 3)}" for l, v in
+                                              r["attainment_spread_between_repeats"].items())
+            for r in rows))
+    echo(f"dilation invariance: {'PASSED' if passed else 'FAILED'} (attainment within "
+         f"{ATTAINMENT_TOLERANCE}, TTFT p50 within {TTFT_P50_TOLERANCE:.0%}); "
+         f"{os.path.join(out_dir, 'invariance.json')}")
+    return report, passed
+
+
+def _mean_metrics(values):
+    keys = ("slo_attainment", "ttft_p50_us", "ttft_p99_us")
+    out = {}
+    for key in keys:
+        found = [v[key] for v in values if v.get(key) is not None]
+        out[key] = sum(found) / len(found) if len(found) == len(values) else None
+    return out
+
+
+def _spread(values):
+    found = [v for v in values if v is not None]
+    return max(found) - min(found) if len(found) == len(values) and found else None

@@ -1,0 +1,287 @@
+"""Replaying a trace under one scheduler on the real fabric.
+
+For a scheduler: start the controller with that policy, build the fabric
+connected to it, start one agent per host, give everyone the same time zero,
+wait until every node has ended or failed, collect, tear down.  A dead agent
+fails its unfinished nodes with the reason instead of hanging the run; so
+does the timeout.
+"""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+
+from common.errors import UserError
+from controller.process import SOCKET_ROOT, ControllerProcess, remove_socket_root
+from emulator import ovs
+from emulator.agent.config import AgentConfig
+from emulator.agent.host_agent import tcp_counters_path
+from emulator.fabric import Fabric
+from emulator.host_tuning import low_wakeup_latency
+from emulator.hub import Hub
+from emulator.hub_messages import Connect, Start, Stop
+from netmodel.queues import tos_for_queue
+from experiments.results import RunRecords, read_queue_changes, write_csv
+from emulator.sampler import LinkSampler
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA_PORT = 7000
+START_LEAD = 0.3   # emulated seconds between 'start' and time zero
+
+
+FIRST_SPORT = 10000
+LAST_SPORT = 65535
+
+
+class ReplayPlan:
+    """Who runs what: each host's nodes with their source ports, who waits
+    for whom across hosts, and the flow table the controller is told.
+
+    Built (and so validated) before anything starts.
+    """
+
+    def __init__(self, trace, topology):
+        self.hosts = [h.name for h in topology.hosts]
+        owner = {n.id: (n.host if n.kind == "compute" else n.src) for n in trace.nodes}
+        ends_at = {n.id: (n.host if n.kind == "compute" else n.dst) for n in trace.nodes}
+        self.nodes = {h: [] for h in self.hosts}
+        self.notify = {h: {} for h in self.hosts}
+        next_port = {h: FIRST_SPORT for h in self.hosts}
+        self.sports = {}
+        for node in trace.nodes:
+            host = owner[node.id]
+            entry = {"id": node.id, "kind": node.kind, "request_id": node.request_id,
+                     "deps": list(node.deps), "layer": node.layer}
+            if node.kind == "compute":
+                entry["duration_us"] = node.duration_us
+            else:
+                if next_port[host] > LAST_SPORT:
+                    raise UserError(f"trace flow {node.id}", f"host {host} sends more than "
+                                    f"{LAST_SPORT - FIRST_SPORT + 1} flows; one port each is needed")
+                self.sports[node.id] = next_port[host]
+                next_port[host] += 1
+                entry.update(dst=node.dst, bytes=node.bytes, stage=node.stage,
+                             protocol=node.protocol, sport=self.sports[node.id])
+            self.nodes[host].append(entry)
+            for dep in node.deps:
+                waiter, source = host, ends_at[dep]
+                if waiter != source:
+                    targets = self.notify[source].setdefault(dep, [])
+                    if waiter not in targets:
+                        targets.append(waiter)
+        deadlines = {r.id: r.deadline_us / 1e6 for r in trace.requests if r.deadline_us is not None}
+        self.flow_table = [
+            {"flow_id": n.id, "request_id": n.request_id, "stage": n.stage, "layer": n.layer,
+             "bytes": int(n.bytes), "deadline": deadlines.get(n.request_id), "src": n.src,
+             "dst": n.dst, "proto": n.protocol, "sport": self.sports[n.id], "dport": DATA_PORT}
+            for n in trace.nodes if n.kind == "flow"]
+
+
+class Replay:
+    def __init__(self, topology, dilation, trace, scheduler, out_dir, policy_params=None,
+                 policy_config=None, timeout=600.0, progress=None, sample_interval=0.2):
+        self.topology, self.dilation, self.trace = topology, dilation, trace
+        self.scheduler = scheduler
+        self.out_dir = os.path.abspath(out_dir)
+        self.policy_params, self.policy_config = policy_params, policy_config
+        self.timeout = timeout
+        self.progress = progress or (lambda done, total: None)
+        self.sample_interval = sample_interval
+
+    def run(self):
+        plan = ReplayPlan(self.trace, self.topology)     # refuses a bad trace before building
+        os.makedirs(self.out_dir, exist_ok=True)
+        flows = [n for n in self.trace.nodes if n.kind == "flow"]
+        controller = ControllerProcess(
+            self.topology.path, self.scheduler, self.out_dir, self.dilation,
+            num_queues=self.topology.links[0].queues, policy_params=self.policy_params,
+            policy_config=self.policy_config, fit_sizes=[n.bytes for n in flows],
+            fit_stages=[n.stage for n in flows], link_rate_factor=self.topology.rate_factor)
+        work = tempfile.mkdtemp(prefix="run-", dir=_socket_root())
+        try:
+            with controller, low_wakeup_latency() as wakeup:
+                with Fabric(self.topology, self.dilation, controller=controller.address) as fabric:
+                    controller.wait_for_switches(len(self.topology.switches))
+                    client = controller.client()
+                    try:
+                        rules = controller.declare(client, plan.flow_table)
+                    finally:
+                        client.close()
+                    result = self._replay(fabric, controller, plan, work)
+            result["fidelity"].update(pinned_rules=rules, wakeup_latency=wakeup)
+            return self._collect(result, fabric)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+            remove_socket_root()
+
+    def _replay(self, fabric, controller, plan, work):
+        hosts = plan.hosts
+        hub = Hub(os.path.join(work, "hub.sock"), [n.id for n in self.trace.nodes])
+        sampler = LinkSampler(fabric, self.sample_interval)
+        agents, configs = {}, {}
+        peer_sockets = {h: os.path.join(work, f"peer-{h}.sock") for h in hosts}
+        try:
+            for host in hosts:
+                configs[host] = self._agent_config(host, fabric, controller, hub, plan, peer_sockets,
+                                                   work)
+                path = os.path.join(work, f"agent-{host}.json")
+                with open(path, "w", encoding="utf-8") as handle:
+                    handle.write(configs[host].model_dump_json())
+                log = open(os.path.join(self.out_dir, f"agent-{host}.log"), "wb")
+                agents[host] = fabric.popen(host, [sys.executable, "-m", "emulator.agent", path],
+                                            cwd=REPO, stdout=log, stderr=log,
+                                            env=dict(os.environ, PYTHONPATH=REPO))
+                log.close()
+            self._wait_for(hub, agents, lambda: len(hub.listening_hosts) == len(hosts), "listening")
+            hub.broadcast(Connect())
+            self._wait_for(hub, agents, lambda: len(hub.ready_hosts) == len(hosts), "connected")
+            pid = ovs.vswitchd_pid()
+            cpu0, drops0, log0 = ovs.process_cpu_seconds(pid), fabric.interface_drops(), ovs.log_size()
+            t0 = time.monotonic() + START_LEAD
+            client = controller.client()
+            client.request("start", t0=t0)
+            client.close()
+            sampler.start(t0)
+            hub.broadcast(Start(t0=t0))
+            self._wait(hub, agents, configs, t0)
+            wall = time.monotonic() - t0
+            fidelity_raw = {
+                "switch_cpu": (ovs.process_cpu_seconds(pid) - cpu0) / max(wall, 1e-9),
+                "unmodelled_drops": fabric.interface_drops() - drops0 + ovs.send_errors_since(log0),
+                "modelled_drops": fabric.modelled_drops(), "wall_seconds": wall,
+                "connect_errors": hub.connect_errors,
+                "malformed_hub_messages": len(hub.malformed)}
+            hub.broadcast(Stop())
+            for proc in agents.values():
+                try:
+                    proc.wait(timeout=15)
+                except Exception:  # noqa: BLE001 - the fabric kills what lingers
+                    pass
+        finally:
+            sampler.stop()
+            hub.close()
+        records, tcp_counters = [], {}
+        for host in hosts:
+            path = configs[host].out if host in configs else None
+            if path and os.path.exists(path):
+                with open(path, encoding="utf-8") as handle:
+                    records += [json.loads(line) for line in handle]
+            if path and os.path.exists(tcp_counters_path(path)):
+                with open(tcp_counters_path(path), encoding="utf-8") as handle:
+                    for name, value in json.load(handle).items():
+                        tcp_counters[name] = tcp_counters.get(name, 0) + value
+        fidelity_raw["tcp_counters"] = dict(sorted(tcp_counters.items()))
+        return {"t0": t0, "records": records, "failures": dict(hub.failed), "links": sampler.rows,
+                "fidelity": fidelity_raw}
+
+    @staticmethod
+    def _wait_for(hub, agents, predicate, what, timeout=60):
+        deadline = time.monotonic() + timeout
+        while not hub.wait(predicate, 0.2):
+            dead = [h for h, p in agents.items() if p.poll() is not None]
+            if dead or time.monotonic() > deadline:
+                late = sorted(set(agents) - hub.ready_hosts)
+                raise RuntimeError(f"agents not {what} on {', '.join(dead or late)}: see agent-*.log")
+
+    def _agent_config(self, host, fabric, controller, hub, plan, peer_sockets, work):
+        d = self.dilation
+        link = self.topology.host_link(host)
+        num_queues = link.queues
+        return AgentConfig(
+            host=host, ip=fabric.ip(host), data_port=DATA_PORT,
+            peers={h.name: h.ip for h in self.topology.hosts},
+            rate_scale=d.rate_scale, byte_scale=d.byte_scale,
+            registry=controller.socket_path, token=controller.token, hub=hub.path,
+            peer_sockets=peer_sockets, notify=plan.notify[host],
+            arrivals={r.id: r.arrival_us / 1e6 for r in self.trace.requests},
+            nodes=plan.nodes[host], mtu=link.mtu, nic_rate_bps=d.emu_rate(link.rate_bps),
+            provisional_tos=tos_for_queue(num_queues - 1, num_queues),
+            out=os.path.join(work, f"records-{host}.jsonl"))
+
+    def _wait(self, hub, agents, configs, t0):
+        total = len(hub.expected)
+        deadline = t0 + self.timeout
+        dead = set()
+        while hub.finished < total:
+            hub.wait(lambda: hub.finished >= total, 0.5)
+            self.progress(hub.finished, total)
+            for host, proc in agents.items():
+                if proc.poll() is not None and host not in dead:
+                    dead.add(host)
+                    reason = f"agent on {host} exited with code {proc.returncode}"
+                    for node in configs[host].nodes:
+                        hub.fail(node.id, reason)
+            if time.monotonic() > deadline:
+                for node in hub.expected - hub.done - set(hub.failed):
+                    hub.fail(node, f"timeout after {self.timeout:g} emulated seconds")
+        self.progress(hub.finished, total)
+
+    def _collect(self, result, fabric_info):
+        d = self.dilation
+        changes = read_queue_changes(os.path.join(self.out_dir, "queue_changes.csv"))
+        run = RunRecords(self.trace, result["records"], result["t0"], d, fabric_info.routes, changes,
+                         result["failures"])
+        flows = run.flows()
+        write_csv(flows, os.path.join(self.out_dir, "flows.csv"))
+        write_csv(run.requests(), os.path.join(self.out_dir, "requests.csv"))
+        write_csv(run.collectives(flows), os.path.join(self.out_dir, "collectives.csv"))
+        import pandas as pd
+        write_csv(pd.DataFrame(result["links"], columns=["time_us", "link", "queue", "throughput_bps",
+                                                         "backlog_bytes"]),
+                  os.path.join(self.out_dir, "links.csv"))
+        overheads = run.engine_overheads()
+        fidelity = {
+            **overheads,
+            # the start lag in real (trace) time: what the engine adds to every flow
+            "start_lag_p50_us": _real(overheads["start_lag_p50_wall_us"], d),
+            "start_lag_p99_us": _real(overheads["start_lag_p99_wall_us"], d),
+            "link_utilization": _link_utilization(result["links"], self.topology),
+            "switch_cpu": round(result["fidelity"]["switch_cpu"], 4),
+            "unmodelled_drops": result["fidelity"]["unmodelled_drops"],
+            "modelled_drops": result["fidelity"]["modelled_drops"],
+            "flows_failed": int((flows["status"] != "ok").sum()),
+            "byte_mismatches": run.byte_check(),
+            "udp_lost_bytes": run.udp_lost_bytes(),
+            "dependency_violations": run.dependency_violations(),
+            "retransmits": int(flows["retransmits"].fillna(0).sum()),
+            # every host's kernel TCP counters that moved (why segments were retransmitted)
+            "tcp_counters": result["fidelity"]["tcp_counters"],
+            "emulated_seconds": round(result["fidelity"]["wall_seconds"], 3),
+            "connect_errors": result["fidelity"]["connect_errors"],
+            "malformed_hub_messages": result["fidelity"]["malformed_hub_messages"],
+            "pinned_rules": result["fidelity"]["pinned_rules"],
+            "wakeup_latency": result["fidelity"]["wakeup_latency"],
+            "datapath": fabric_info.datapath,
+            "t0_monotonic": result["t0"],
+        }
+        with open(os.path.join(self.out_dir, "fidelity.json"), "w", encoding="utf-8") as handle:
+            json.dump(fidelity, handle, indent=2)
+        return fidelity
+
+
+def _real(wall_us, dilation):
+    return None if wall_us is None else round(wall_us / dilation.factor, 4)
+
+
+def _link_utilization(rows, topology):
+    """Peak sampled throughput of each directed link over its configured rate."""
+    peak = {}
+    for row in rows:
+        key = (row["time_us"], row["link"])
+        peak[key] = peak.get(key, 0) + row["throughput_bps"]
+    rates = {}
+    for link in topology.links:
+        rates[f"{link.a}->{link.b}"] = rates[f"{link.b}->{link.a}"] = link.rate_bps
+    best = {}
+    for (_, link), value in peak.items():
+        best[link] = max(best.get(link, 0), value / rates[link])
+    return {link: round(v, 3) for link, v in sorted(best.items())}
+
+
+def _socket_root():
+    os.makedirs(SOCKET_ROOT, mode=0o700, exist_ok=True)
+    return SOCKET_ROOT

@@ -1,0 +1,230 @@
+"""Turning a replay's raw records into the results tables (real units).
+
+Agents record CLOCK_MONOTONIC instants (shared by every namespace); here they
+become real microseconds since the experiment's time zero ``t0``:
+``real_us = (t - t0) / D * 1e6``.  The tables and their columns are those of
+``analysis/RESULTS_FORMAT.md``.
+"""
+
+import csv
+import os
+import re
+
+import numpy as np
+import pandas as pd
+
+FLOW_COLUMNS = ["flow_id", "request_id", "stage", "layer", "collective_id", "src", "dst", "protocol",
+                "bytes", "bottleneck_bps", "ready_us", "start_us", "first_byte_us", "end_us", "fct_us",
+                "queue_initial", "queue_final", "promotions", "retransmits", "status", "reason"]
+REQUEST_COLUMNS = ["request_id", "arrival_us", "ttft_slo_us", "deadline_us", "ttft_us", "slo_met",
+                   "scavenged", "input_tokens", "output_tokens"]
+COLLECTIVE_COLUMNS = ["collective_id", "request_id", "layer", "kind", "flows", "ready_us", "end_us",
+                      "cct_us"]
+
+
+def collective_of(node):
+    """(collective id, kind) of a collective flow node: its request, layer and step."""
+    label = node.label or "collective"
+    kind = "all_to_all" if "all-to-all" in label else "all_reduce" if "all-reduce" in label else "other"
+    return f"{node.request_id}/L{node.layer}/{label}", kind
+
+
+class RunRecords:
+    """The merged records of one replay."""
+
+    def __init__(self, trace, records, t0, dilation, routes, queue_changes, failures):
+        self.trace = trace
+        self.t0 = t0
+        self.d = dilation
+        self.routes = routes
+        self.failures = failures          # node -> reason (from the hub)
+        self.sends, self.recvs, self.computes = {}, {}, {}
+        for rec in records:
+            role = rec.get("role")
+            if role == "send":
+                self.sends[rec["flow_id"]] = rec
+            elif role == "recv":
+                self.recvs[rec["flow_id"]] = rec
+            elif role == "compute":
+                self.computes[rec["node_id"]] = rec
+        self.changes = queue_changes
+        self._nodes = {n.id: n for n in trace.nodes}
+        self._arrivals = {r.id: r.arrival_us for r in trace.requests}
+
+    def us(self, instant):
+        return None if instant is None else round(self.d.real_time(instant - self.t0) * 1e6, 3)
+
+    def node_end(self, node):
+        if node.kind == "compute":
+            rec = self.computes.get(node.id)
+            return None if rec is None else rec["end"]
+        rec = self.recvs.get(node.id)
+        ok = rec is not None and node.id not in self.failures
+        return rec["last_byte"] if ok else None
+
+    def node_start(self, node):
+        if node.kind == "compute":
+            rec = self.computes.get(node.id)
+            return None if rec is None else rec["start"]
+        rec = self.sends.get(node.id)
+        return None if rec is None else rec.get("start")
+
+    def flows(self):
+        by_flow = self.changes.groupby("flow_id") if len(self.changes) else None
+        rows = []
+        rates = self.routes.directed_link_rates()
+        for node in self.trace.nodes:
+            if node.kind != "flow":
+                continue
+            send, recv = self.sends.get(node.id, {}), self.recvs.get(node.id, {})
+            path = self.routes.directed_path(node.src, node.dst)
+            ch = by_flow.get_group(node.id) if by_flow is not None and node.id in by_flow.groups else None
+            status = "ok" if node.id not in self.failures and recv.get("last_byte") else "failed"
+            lost = recv.get("lost_bytes") or 0
+            start = self.us(send.get("start"))
+            end = self.us(recv.get("last_byte")) if status == "ok" else None
+            coll = collective_of(node)[0] if node.stage == "collective" else ""
+            rows.append({
+                "flow_id": node.id, "request_id": node.request_id, "stage": node.stage,
+                "layer": node.layer, "collective_id": coll, "src": node.src, "dst": node.dst,
+                "protocol": node.protocol, "bytes": node.bytes,
+                "bottleneck_bps": min(rates[link] for link in path),
+                "ready_us": self.us(self.dag_ready(node) or send.get("ready")), "start_us": start,
+                "first_byte_us": self.us(recv.get("first_byte")), "end_us": end,
+                "fct_us": None if start is None or end is None else round(end - start, 3),
+                "queue_initial": None if ch is None else int(ch["new_queue"].iloc[0]),
+                "queue_final": None if ch is None else int(ch["new_queue"].iloc[-1]),
+                "promotions": 0 if ch is None else int((ch["reason"] == "promotion").sum()),
+                "retransmits": send.get("retransmits"),
+                "status": status,
+                "reason": (f"udp: lost {self.d.real_bytes(lost):.0f} of {node.bytes} bytes" if lost else "")
+                if status == "ok" else self.failures.get(node.id, send.get("reason", "never completed")),
+            })
+        return pd.DataFrame(rows, columns=FLOW_COLUMNS)
+
+    def requests(self):
+        nodes = self._nodes
+        scavenged = set()
+        if len(self.changes):
+            scavenged = set(self.changes.loc[self.changes["reason"] == "scavenger", "request_id"].astype(str))
+        rows = []
+        for req in self.trace.requests:
+            end = self.node_end(nodes[req.terminal]) if req.terminal in nodes else None
+            ttft = None if end is None else round(self.us(end) - req.arrival_us, 3)
+            rows.append({
+                "request_id": req.id, "arrival_us": req.arrival_us, "ttft_slo_us": req.ttft_slo_us,
+                "deadline_us": req.deadline_us, "ttft_us": ttft,
+                "slo_met": ttft is not None and req.ttft_slo_us is not None and ttft <= req.ttft_slo_us,
+                "scavenged": req.id in scavenged,
+                "input_tokens": req.input_tokens, "output_tokens": req.output_tokens})
+        return pd.DataFrame(rows, columns=REQUEST_COLUMNS)
+
+    def collectives(self, flows):
+        coll = flows[flows["collective_id"].astype(bool)]
+        rows = []
+        kinds = {collective_of(n)[0]: collective_of(n)[1] for n in self.trace.nodes
+                 if n.kind == "flow" and n.stage == "collective"}
+        for cid, group in coll.groupby("collective_id", sort=False):
+            done = group["status"].eq("ok").all()
+            ready, end = group["ready_us"].min(), group["end_us"].max() if done else None
+            rows.append({"collective_id": cid, "request_id": group["request_id"].iloc[0],
+                         "layer": group["layer"].iloc[0], "kind": kinds.get(cid, "other"),
+                         "flows": len(group), "ready_us": ready, "end_us": end,
+                         "cct_us": None if end is None or pd.isna(ready) else round(end - ready, 3)})
+        return pd.DataFrame(rows, columns=COLLECTIVE_COLUMNS)
+
+    def dependency_violations(self):
+        """Nodes that started before one of their dependencies ended (expected 0)."""
+        nodes = self._nodes
+        count = 0
+        for node in self.trace.nodes:
+            start = self.node_start(node)
+            if start is None:
+                continue
+            for dep in node.deps:
+                end = self.node_end(nodes[dep])
+                if end is None or end > start + 1e-6:
+                    count += 1
+        return count
+
+    def dag_ready(self, node):
+        """The instant ``node`` could start: its request arrived and every
+        dependency ended (None when one never did)."""
+        ready = self.t0 + self.d.emu_time(self._arrivals[node.request_id] / 1e6)
+        for dep in node.deps:
+            end = self.node_end(self._nodes[dep])
+            if end is None:
+                return None
+            ready = max(ready, end)
+        return ready
+
+    def engine_overheads(self):
+        """What the replay engine itself costs, in wall-clock microseconds.
+
+        * ``start_lag``: flows, from the instant the DAG made them ready (the
+          end of their last dependency, wherever it ran, or their request's
+          arrival) to their first byte written: notification, timer and
+          loop latency, and the round trip for the flow's first decision.
+        * ``dispatch_lag``: the same for every node, compute included.
+        * ``compute_overrun``: how much later than its duration a timed compute
+          node ended.
+        * ``decision_to_mark``: from the controller's decision to the sender's
+          socket carrying it (``IP_TOS``, pacing).
+        """
+        start_lag, dispatch, overrun, to_mark = [], [], [], []
+        for node in self.trace.nodes:
+            rec = self.computes.get(node.id) if node.kind == "compute" else self.sends.get(node.id)
+            if rec is None or rec.get("start") is None:
+                continue
+            ready = self.dag_ready(node)
+            if ready is not None:
+                lag = rec["start"] - ready
+                dispatch.append(lag)
+                if node.kind == "flow":
+                    start_lag.append(lag)
+            if node.kind == "compute":
+                overrun.append(rec["end"] - rec["start"] - self.d.emu_time(node.duration_us / 1e6))
+                continue
+            applied = rec.get("queues") or []
+            to_mark += [q[0] - q[3] for q in applied if len(q) > 3 and q[3] is not None]
+        out = {}
+        for name, values in (("start_lag", start_lag), ("dispatch_lag", dispatch),
+                             ("compute_overrun", overrun), ("decision_to_mark", to_mark)):
+            arr = np.array(values) * 1e6
+            for q in (50, 99):
+                out[f"{name}_p{q}_wall_us"] = round(float(np.percentile(arr, q)), 1) if arr.size else None
+        return out
+
+    def byte_check(self):
+        """Flows whose bytes sent or received (plus UDP's counted losses) differ from the trace."""
+        bad = 0
+        for node in self.trace.nodes:
+            if node.kind != "flow" or node.id in self.failures:
+                continue
+            recv = self.recvs.get(node.id)
+            expected = self.d.emu_bytes(node.bytes)
+            if recv is None or recv["bytes_received"] + recv.get("lost_bytes", 0) != expected or \
+                    self.sends.get(node.id, {}).get("bytes") != expected:
+                bad += 1
+        return bad
+
+    def udp_lost_bytes(self):
+        """Real bytes UDP flows lost (UDP does not retransmit; reported, not hidden)."""
+        return self.d.real_bytes(sum(r.get("lost_bytes", 0) for r in self.recvs.values()))
+
+
+def read_queue_changes(path):
+    if not os.path.exists(path):
+        return pd.DataFrame(columns=["time_us", "flow_id", "request_id", "old_queue", "new_queue",
+                                     "reason", "pace_bps"])
+    return pd.read_csv(path, dtype={"flow_id": str, "request_id": str})
+
+
+def write_csv(frame, path):
+    tmp = f"{path}.tmp"
+    frame.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
+    os.replace(tmp, path)
+
+
+def safe_name(text):
+    return re.sub(r"[^A-Za-z0-9_.=-]", "_", text)

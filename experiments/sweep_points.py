@@ -1,0 +1,49 @@
+"""The points of a sweep: a trace and a fabric changed by one parameter.
+
+* ``rate``: request arrivals compressed by the factor (the same DAG);
+* ``bandwidth``: every link's real rate scaled so host links run at the
+  value (Gbit/s); the emulated rate stays, so the time dilation follows;
+* ``slo_scale``: every request's TTFT SLO multiplied by the value.
+
+Whether stage-aware scheduling matters depends on how network-bound the
+workload is; these three knobs move it.
+"""
+
+import dataclasses
+
+from experiments.calibration import choose_speed
+from experiments.experiment import run_experiment
+
+
+def scale_slo(trace, factor):
+    requests = [dataclasses.replace(r, ttft_slo_us=None if r.ttft_slo_us is None
+                                    else r.ttft_slo_us * factor) for r in trace.requests]
+    return dataclasses.replace(trace, requests=requests)
+
+
+def with_host_rate(topology, gbps):
+    """The topology with every link scaled so that its host links run at ``gbps``."""
+    factor = gbps * 1e9 / max(topology.host_link(h.name).rate_bps for h in topology.hosts)
+    return topology.scaled_rates(factor)
+
+
+def point_runner(parameter, topology, trace, trace_path, schedulers, emulated_rate, mtu,
+                 time_dilation=None, byte_scale=None, **run_options):
+    """``run_point(value, point_dir)`` for :func:`analysis.sweep.run_sweep`."""
+    from traces import scale_trace_rate
+
+    def run_point(value, point_dir):
+        point_topology, point_trace = topology, trace
+        if parameter == "rate":
+            point_trace = scale_trace_rate(trace, value)
+        elif parameter == "bandwidth":
+            point_topology = with_host_rate(topology, value)
+        elif parameter == "slo_scale":
+            point_trace = scale_slo(trace, value)
+        dilation, speed = choose_speed(point_topology, mtu, point_trace, emulated_rate,
+                                       time_dilation, byte_scale)
+        run_experiment(point_topology, dilation, trace_path, schedulers, str(point_dir),
+                       trace=point_trace, sweep={"parameter": parameter, "value": value},
+                       speed=speed, **run_options)
+
+    return run_point

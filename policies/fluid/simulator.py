@@ -1,0 +1,185 @@
+"""The fluid flow-level simulator: the second data plane of the policies.
+
+Flows are fluids over links: between two events every flow sends at a
+constant rate given by :func:`~policies.fluid.allocation.allocate` (strict
+priority across queues, max-min fair within one, capped by a pacing rate).
+Events are flow arrivals, flow completions, layer-progress reports and the
+periodic tick; at each, the simulator drives the policy through the same
+:class:`~policies.scheduler.Scheduler` calls the emulator's
+controller makes (assign + re-evaluate on arrival, re-evaluate on
+completion, progress and tick), then re-allocates if anything moved.
+
+Simultaneous events are handled completions first, then progress reports,
+then arrivals, then the tick.  Unlike the emulator, decisions take effect
+instantly (no decision-to-rule delay) and queues are ideal.
+"""
+
+import math
+
+from common.errors import UserError
+from policies.fluid.allocation import allocate
+from policies.fluid.model import FlowResult, FluidResult, RequestResult
+from policies.fluid.release import TIME_EPS, ReleaseQueue
+from policies.base import FlowState
+from policies.scheduler import Scheduler
+
+_PROGRESS, _FLOW = 0, 1   # release ranks: progress reports before arrivals
+
+
+def simulate(links, flows, progress=(), *, policy, tick="policy", request_arrivals=None,
+             until=None, fit=True):
+    """Run ``flows`` (:class:`FluidFlow`) and ``progress`` (:class:`LayerProgress`)
+    over ``links`` {directed link id: bit/s} under ``policy``.
+
+    ``tick`` is the re-evaluation period in seconds: by default the
+    policy's own (:attr:`Policy.tick`), None for events only;
+    ``request_arrivals`` {request id: time} gives TTFTs their origin;
+    ``until`` stops the run early; ``fit`` hands the flow sizes to the
+    policy first, as the emulator's runner does.
+    """
+    return FluidSimulator(links, flows, progress, policy, tick, request_arrivals).run(until, fit)
+
+
+class FluidSimulator:
+    def __init__(self, links, flows, progress, policy, tick="policy", request_arrivals=None):
+        if tick == "policy":
+            tick = policy.tick
+        if tick is not None and tick <= 0:
+            raise UserError("tick", "must be positive (or None for no ticks)")
+        for link, rate in links.items():
+            if rate <= 0:
+                raise UserError(f"link {link!r}", "rate must be positive")
+        self.links = dict(links)
+        self.flows = list(flows)
+        self.tick = tick
+        self.request_arrivals = dict(request_arrivals or {})
+        self.scheduler = Scheduler(policy, self.links, on_change=self._record)
+        self.results = {f.flow_id: FlowResult(f.flow_id, f.request_id, f.stage, f.size_bytes,
+                                              f.deadline) for f in self.flows}
+        self.release = ReleaseQueue()
+        for f in self.flows:
+            self.release.add(f.flow_id, f.arrival, f.after, _FLOW, f)
+        for i, event in enumerate(progress):
+            node = event.event_id if event.event_id is not None else ("progress", i)
+            self.release.add(node, event.time, event.after, _PROGRESS, (node, event))
+        self.now = 0.0
+        self.active = {}    # flow id -> FlowState
+        self.rates = {}     # flow id -> bit/s
+        self._next_tick = 1
+        self._moved = False
+
+    def run(self, until=None, fit=True):
+        if fit:
+            self.scheduler.fit([f.size_bytes for f in self.flows], [f.stage for f in self.flows])
+        self.release.start()
+        while True:
+            finish_at, finishing = self._next_completions()
+            t = min(finish_at, self.release.next_time(), self._tick_time())
+            if t == math.inf:
+                break
+            if until is not None and t > until:
+                self._advance(until)
+                return self._result()
+            self._advance(t)
+            self._moved = False
+            if finish_at <= t + TIME_EPS:
+                for flow_id in finishing:
+                    self._complete(flow_id)
+            self._release_due()
+            if self._tick_time() <= t + TIME_EPS:
+                self.scheduler.tick(t)
+                self._next_tick += 1
+            if self._moved:
+                self._allocate()
+        stuck = self.release.never_released()
+        if stuck:
+            raise UserError("fluid scenario", "nodes wait on a dependency cycle: "
+                                              + ", ".join(map(repr, stuck[:5])))
+        return self._result()
+
+    # -- events ------------------------------------------------------------------
+
+    def _release_due(self):
+        # Loop: a node finishing now (a progress report) can release others now.
+        due = self.release.pop_due(self.now)
+        while due:
+            for item in due:
+                if isinstance(item, tuple):
+                    node, event = item
+                    self.scheduler.report_progress(event.request_id, event.layer, self.now)
+                    self.release.finished(node, self.now)
+                else:
+                    self._arrive(item)
+            due = self.release.pop_due(self.now)
+
+    def _arrive(self, f):
+        state = FlowState(f.flow_id, f.request_id, f.stage, f.size_bytes, layer=f.layer,
+                          deadline=f.deadline, src=f.src, dst=f.dst, path=f.path)
+        self.active[f.flow_id] = state
+        self.results[f.flow_id].arrival = self.now
+        self.scheduler.add_flow(state, self.now)
+        self._moved = True
+
+    def _complete(self, flow_id):
+        state = self.active.pop(flow_id)
+        del self.rates[flow_id]
+        state.bytes_sent = state.size_bytes
+        self.results[flow_id].finish = self.now
+        self.scheduler.complete_flow(flow_id, self.now)
+        self.release.finished(flow_id, self.now)
+        self._moved = True
+
+    def _record(self, change):
+        self.results[change.flow_id].queue_history.append(
+            (change.time, change.old_queue, change.new_queue, change.reason))
+        self._moved = True
+
+    # -- the fluid -----------------------------------------------------------------
+
+    def _tick_time(self):
+        if self.tick is None or not self.active:
+            return math.inf
+        # Ticks sit on the grid k * tick; skip the ones an idle gap jumped over.
+        self._next_tick = max(self._next_tick, math.ceil((self.now - TIME_EPS) / self.tick))
+        return self._next_tick * self.tick
+
+    def _next_completions(self):
+        """The earliest finish time and the flows finishing then."""
+        best, finishing = math.inf, []
+        for flow_id, rate in self.rates.items():
+            if rate <= 0:
+                continue
+            at = self.now + self.active[flow_id].remaining_bytes * 8 / rate
+            if at < best - TIME_EPS:
+                best, finishing = at, [flow_id]
+            elif at <= best + TIME_EPS:
+                finishing.append(flow_id)
+        return best, finishing
+
+    def _advance(self, t):
+        dt = t - self.now
+        if dt > 0:
+            for flow_id, rate in self.rates.items():
+                state = self.active[flow_id]
+                state.bytes_sent = min(state.size_bytes, state.bytes_sent + rate * dt / 8)
+        self.now = t
+
+    def _allocate(self):
+        self.rates = allocate(((fid, s.queue, s.path, s.pace_bps)
+                               for fid, s in self.active.items()), self.links)
+
+    def _result(self):
+        requests = {}
+        scavenged = {c.request_id for c in self.scheduler.changes if c.reason == "scavenger"}
+        by_request = {}
+        for f in self.flows:
+            by_request.setdefault(f.request_id, []).append(self.results[f.flow_id])
+        for request_id, results in by_request.items():
+            arrivals = [r.arrival for r in results if r.arrival is not None]
+            finishes = [r.finish for r in results]
+            deadlines = [r.deadline for r in results if r.deadline is not None]
+            arrival = self.request_arrivals.get(request_id, min(arrivals, default=math.nan))
+            requests[request_id] = RequestResult(
+                request_id, arrival, None if None in finishes else max(finishes),
+                min(deadlines) if deadlines else None, request_id in scavenged)
+        return FluidResult(self.results, requests, self.scheduler.changes, self.now)

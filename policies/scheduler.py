@@ -1,0 +1,110 @@
+"""The coordinator between a policy and a data plane.
+
+Both data planes (the emulator's controller and the fluid simulator) feed
+events into a :class:`Scheduler` and enforce the :class:`QueueChange` values
+it returns; the scheduler keeps the view, calls the policy exactly the same
+way for both, applies decisions to the flow records and logs every change
+with its timestamp.
+"""
+
+from dataclasses import dataclass
+from typing import Hashable
+
+from policies.base import ARRIVAL, COMPLETION, PROGRESS, TICK, Trigger
+from policies.view import SchedulerView
+
+
+@dataclass(frozen=True, slots=True)
+class QueueChange:
+    """One logged decision: at ``time`` flow ``flow_id`` moved ``old_queue`` ->
+    ``new_queue`` (``old_queue`` None on arrival), now paced at ``pace_bps``."""
+
+    time: float
+    flow_id: Hashable
+    request_id: Hashable
+    old_queue: int | None
+    new_queue: int
+    reason: str
+    pace_bps: float | None = None
+
+
+class Scheduler:
+    """Runs one policy over one view; every event method returns the changes
+    the data plane must enforce now, in order.
+
+    ``log`` keeps every change in ``self.changes``; ``on_change`` (optional)
+    is called with each change as it is made.
+    """
+
+    def __init__(self, policy, link_rates, *, log=True, on_change=None):
+        self.policy = policy
+        self.view = SchedulerView(link_rates)
+        self.changes = [] if log else None
+        self._on_change = on_change
+
+    def fit(self, flow_sizes, stages=None):
+        """Let the policy learn the trace's flow sizes before the run."""
+        self.policy.fit(list(flow_sizes), None if stages is None else list(stages))
+
+    def add_flow(self, flow, now):
+        """Register a flow; its initial decision comes first in the result."""
+        self._advance(now)
+        if flow.start_time is None:
+            flow.start_time = now
+        self.view.add(flow)
+        out = [self._apply(flow, self.policy.assign(flow, self.view))]
+        out += self._reevaluate(Trigger(ARRIVAL, flow.flow_id, flow.request_id))
+        return out
+
+    def complete_flow(self, flow_id, now):
+        self._advance(now)
+        flow = self.view.remove(flow_id)
+        return self._reevaluate(Trigger(COMPLETION, flow_id, flow.request_id))
+
+    def report_progress(self, request_id, layer, now):
+        """A request's prefill started executing ``layer``; stale reports are ignored."""
+        self._advance(now)
+        if not self.view.set_progress(request_id, layer):
+            return []
+        return self._reevaluate(Trigger(PROGRESS, request_id=request_id))
+
+    def report_bytes(self, flow_id, bytes_sent):
+        """Update a flow's bytes sent; policies see it at the next event."""
+        self.view.flows[flow_id].bytes_sent = bytes_sent
+
+    def tick(self, now):
+        self._advance(now)
+        return self._reevaluate(Trigger(TICK))
+
+    def forget_request(self, request_id):
+        """Drop a finished request's progress to bound memory over long runs."""
+        self.view.forget_request(request_id)
+
+    def _advance(self, now):
+        if now < self.view.now:
+            raise ValueError(f"time went backwards: {now} < {self.view.now}")
+        self.view.now = now
+
+    def _reevaluate(self, trigger):
+        decisions = self.policy.reevaluate(self.view, trigger)
+        out = []
+        for flow_id, decision in decisions.items():
+            change = self._apply(self.view.flows[flow_id], decision)
+            if change is not None:
+                out.append(change)
+        return out
+
+    def _apply(self, flow, decision):
+        if not 0 <= decision.queue < self.policy.num_queues:
+            raise ValueError(f"policy {self.policy.name} chose queue {decision.queue} "
+                             f"of {self.policy.num_queues} for flow {flow.flow_id!r}")
+        if flow.queue == decision.queue and flow.pace_bps == decision.pace_bps:
+            return None
+        change = QueueChange(self.view.now, flow.flow_id, flow.request_id, flow.queue,
+                             decision.queue, decision.reason, decision.pace_bps)
+        flow.queue, flow.pace_bps = decision.queue, decision.pace_bps
+        if self.changes is not None:
+            self.changes.append(change)
+        if self._on_change is not None:
+            self._on_change(change)
+        return change

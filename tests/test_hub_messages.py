@@ -1,0 +1,46 @@
+"""The hub channel's typed messages, and a real hub refusing a bad line."""
+
+import socket
+import time
+
+import pytest
+
+from emulator import hub_messages as msg
+from emulator.hub import Hub
+
+
+@pytest.mark.parametrize("message", [
+    msg.Listening(host="h1"), msg.Ready(host="h2", connect_errors=3), msg.Done(node="r0.p2d"),
+    msg.Failed(node="r1.a2a", reason="connect refused"), msg.Connect(), msg.Start(t0=12.5),
+    msg.Stop()])
+def test_round_trip(message):
+    assert msg.parse(message.encode()) == message
+
+
+@pytest.mark.parametrize("line, error", [
+    (b"not json\n", "malformed JSON"),
+    (b'{"op": "ready"}\n', "ready.host"),
+    (b'{"op": "teleport"}\n', "does not match any of the expected tags"),
+    (b'{"op": "ready", "host": "h1", "connect_errors": -1}\n', "connect_errors"),
+    (b'{"op": "done", "node": "x", "extra": 1}\n', "extra"),
+])
+def test_bad_lines_name_what_is_wrong(line, error):
+    with pytest.raises(msg.HubProtocolError, match=error):
+        msg.parse(line)
+
+
+def test_hub_counts_a_malformed_line_and_keeps_the_good_ones(tmp_path):
+    hub = Hub(str(tmp_path / "hub.sock"), ["n1"])
+    try:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(str(tmp_path / "hub.sock"))
+        sock.sendall(b'{"op": "done"}\n' + msg.Done(node="n1").encode())
+        assert hub.wait(lambda: hub.finished == 1, timeout=5)
+        deadline = time.monotonic() + 5
+        while not hub.malformed and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert hub.done == {"n1"} and len(hub.malformed) == 1
+        assert "done.node" in hub.malformed[0]
+        sock.close()
+    finally:
+        hub.close()
