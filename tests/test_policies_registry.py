@@ -7,7 +7,7 @@ import pytest
 
 import policies as policies_package
 from common.errors import UserError
-from controller import cli
+from policies import cli
 from policies import (
     DEFAULT_CONFIG, FlowState, Scheduler, get_policy, policy_classes, read_policy_config)
 from policies import registry
