@@ -15,10 +15,12 @@ from analysis.atomic_write import write_text_atomic
 from analysis.figures_common import layout
 from analysis.figures_run import DASHES, Variant, attainment_bars, cct_cdf, stage_boxes, ttft_cdf
 from analysis.html_page import Page, esc
-from analysis.panels import fidelity_table, flatten, metrics_table, sustainable_table, table
+from analysis.panels import (fidelity_table, flatten, json_block, metrics_table, sustainable_table,
+                             table)
 from analysis.results_dir import RunResults, is_sweep_dir
 from analysis.styles import display_name, scheduler_style
-from analysis.summary import HEADLINE, format_number, write_run_summary
+from analysis.crossval import CROSSVAL_HEADER, cross_validate, crossval_rows, crossval_text
+from analysis.summary import HEADLINE, dump_json, format_number, write_run_summary
 from analysis.sweep import load_sweep, write_sweep_summary
 
 
@@ -101,6 +103,15 @@ def _compare_runs(dir_a, dir_b, labels):
               for i in range(5)]
     text = "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths))
                      for r in [["scheduler", "metric", labels[0], labels[1], "B / A"]] + rows)
+    result = cross_validate(*runs)
+    if any(v["fct_error"]["matched"] for v in result["schedulers"].values()):
+        page.section("crossval", "Cross-validation: B against A, flow by flow",
+                     "The same trace in both: flows matched by id, requests by id; errors "
+                     "are (B - A) / A. Attainments within 0.05 of each other tie in a ranking.")
+        page.add_html(table(CROSSVAL_HEADER, crossval_rows(result)))
+        page.add_html(json_block(result))
+        text += "\n\n" + crossval_text(result)
+        write_text_atomic(Path(dir_b) / "crossval.json", dump_json(result))
     return page, text
 
 

@@ -148,6 +148,9 @@ def _selftest_capacity(args):
     return 0
 
 
+BACKENDS = {"emu": "emulation", "sim": "fluid"}   # --backend -> run.json's "backend"
+
+
 def _schedulers(text):
     """The --scheduler list (default: every registered policy), each one known."""
     from policies import default_schedulers, policy_classes
@@ -219,8 +222,6 @@ DEFAULT_TRACE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__f
 
 
 def cmd_run(args):
-    from mininet.log import setLogLevel
-
     from experiments.experiment import run_experiment
     from netmodel.topology import load_topology
     from traces import load_trace
@@ -231,13 +232,18 @@ def cmd_run(args):
         raise UserError(args.trace, "no such trace file")
     hosts = {h.name for h in load_topology(args.topology).hosts}
     trace = load_trace(args.trace, hosts=hosts)
-    topology, dilation, speed = fabric_from_args(args, trace)
-    require_root("run")
-    setLogLevel("warning")
+    if args.backend == "sim":
+        topology, dilation, speed = load_topology(args.topology), None, None
+    else:
+        topology, dilation, speed = fabric_from_args(args, trace)
+        require_root("run")
+        from mininet.log import setLogLevel
+        setLogLevel("warning")
     out = args.out or default_out_dir("run")
     fidelity = run_experiment(topology, dilation, args.trace, schedulers, out,
                               policy_config=args.policy_config, timeout=args.timeout, trace=trace,
-                              speed=speed, reference=_reference(args))
+                              speed=speed, reference=_reference(args),
+                              backend=BACKENDS[args.backend])
     from analysis.postprocess import postprocess_run
     postprocess_run(out)
     print(f"results: {out}")
@@ -302,6 +308,9 @@ def add_run_options(parser):
     parser.add_argument("--scheduler", default=None,
                         help="comma-separated schedulers (default: every registered policy, "
                              "in policies/policies.yaml's order)")
+    parser.add_argument("--backend", choices=sorted(BACKENDS), default="emu",
+                        help="emu: the emulated fabric (root); sim: the flow-level simulator "
+                             "(default emu)")
     parser.add_argument("--reference", default=None,
                         help="the scheduler the others are compared with in summaries "
                              "(default: mfs)")

@@ -79,8 +79,13 @@ class Progress:
 
 
 def run_experiment(topology, dilation, trace_path, schedulers, out_dir, policy_config=None,
-                   timeout=600.0, echo=print, trace=None, sweep=None, speed=None, reference=None):
-    """Replay ``trace_path`` under each scheduler into ``out_dir``; returns {scheduler: fidelity}."""
+                   timeout=600.0, echo=print, trace=None, sweep=None, speed=None, reference=None,
+                   backend="emulation"):
+    """Replay ``trace_path`` under each scheduler into ``out_dir``; returns {scheduler: fidelity}.
+
+    ``backend``: "emulation" (the fabric, as root) or "fluid" (the
+    flow-level simulator, :mod:`simulator`; ``dilation`` is then ignored).
+    """
     from policies import policy_classes
     from traces import load_trace
 
@@ -98,22 +103,35 @@ def run_experiment(topology, dilation, trace_path, schedulers, out_dir, policy_c
                    "flows": sum(1 for n in trace.nodes if n.kind == "flow")},
         "schedulers": [],               # those that completed, in order
         "topology": topology.to_dict(),
-        "dilation": dilation.to_dict(),
+        "dilation": dilation.to_dict() if dilation is not None else None,
         "speed": speed,                 # how the dilation and MTU were chosen, and why
         "versions": versions(),
         "git_revision": git_revision(),
         "datapath": None,
         "kernel": platform.release(),
-        "backend": "emulation",
+        "backend": backend,
     }
+    if backend == "fluid":
+        from experiments.sim_replay import UNDILATED
+        run_info["dilation"] = UNDILATED.to_dict()
+        run_info["datapath"] = "fluid"
     if reference:
         run_info["reference"] = reference
     if sweep:
         run_info["sweep"] = sweep
+    how = "the flow-level simulator" if backend == "fluid" else dilation.describe(topology)
     echo(f"replaying {trace_path}: {len(trace.requests)} requests, {len(trace.nodes)} nodes on "
-         f"{topology.name}; {dilation.describe(topology)}")
+         f"{topology.name}; {how}")
     fidelity = {}
     for name in schedulers:
+        if backend == "fluid":
+            from experiments.sim_replay import SimReplay
+            fidelity[name] = SimReplay(topology, trace, name, os.path.join(out_dir, name),
+                                       policy_config=policy_config).run()
+            run_info["schedulers"].append(name)
+            echo(f"  {name}: simulated in {fidelity[name]['wall_seconds']:.2f}s")
+            write_json(os.path.join(out_dir, "run.json"), run_info)
+            continue
         progress = Progress(name, echo)
         try:
             fidelity[name] = Replay(topology, dilation, trace, name, os.path.join(out_dir, name),

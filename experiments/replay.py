@@ -25,16 +25,12 @@ from emulator.host_tuning import low_wakeup_latency
 from emulator.hub import Hub
 from emulator.hub_messages import Connect, Start, Stop
 from netmodel.queues import tos_for_queue
+from netmodel.routing import DATA_PORT, FIRST_SPORT, LAST_SPORT, source_ports
 from experiments.results import RunRecords, read_queue_changes, write_csv
 from emulator.sampler import LinkSampler
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA_PORT = 7000
 START_LEAD = 0.3   # emulated seconds between 'start' and time zero
-
-
-FIRST_SPORT = 10000
-LAST_SPORT = 65535
 
 
 class ReplayPlan:
@@ -50,8 +46,12 @@ class ReplayPlan:
         ends_at = {n.id: (n.host if n.kind == "compute" else n.dst) for n in trace.nodes}
         self.nodes = {h: [] for h in self.hosts}
         self.notify = {h: {} for h in self.hosts}
-        next_port = {h: FIRST_SPORT for h in self.hosts}
-        self.sports = {}
+        try:
+            self.sports = source_ports((n.id, n.src) for n in trace.nodes if n.kind == "flow")
+        except ValueError as err:
+            raise UserError("trace", f"host {err.args[0]} sends more than "
+                                     f"{LAST_SPORT - FIRST_SPORT + 1} flows; one port each is "
+                                     f"needed") from None
         for node in trace.nodes:
             host = owner[node.id]
             entry = {"id": node.id, "kind": node.kind, "request_id": node.request_id,
@@ -59,11 +59,6 @@ class ReplayPlan:
             if node.kind == "compute":
                 entry["duration_us"] = node.duration_us
             else:
-                if next_port[host] > LAST_SPORT:
-                    raise UserError(f"trace flow {node.id}", f"host {host} sends more than "
-                                    f"{LAST_SPORT - FIRST_SPORT + 1} flows; one port each is needed")
-                self.sports[node.id] = next_port[host]
-                next_port[host] += 1
                 entry.update(dst=node.dst, bytes=node.bytes, stage=node.stage,
                              protocol=node.protocol, sport=self.sports[node.id])
             self.nodes[host].append(entry)

@@ -10,6 +10,25 @@ import zlib
 from collections import deque
 
 
+DATA_PORT = 7000          # every host receives its flows on this port
+FIRST_SPORT, LAST_SPORT = 10000, 65535
+IP_PROTO = {"tcp": 6, "udp": 17}
+
+
+def source_ports(flows):
+    """{flow id: source port} for ``flows``, (flow id, source host) pairs in
+    trace order: each host numbers the flows it sends from ``FIRST_SPORT``.
+    Raises ValueError(host) for a host that sends more flows than ports."""
+    next_port, ports = {}, {}
+    for flow_id, host in flows:
+        port = next_port.get(host, FIRST_SPORT)
+        if port > LAST_SPORT:
+            raise ValueError(host)
+        ports[flow_id] = port
+        next_port[host] = port + 1
+    return ports
+
+
 class Routes:
     def __init__(self, topology):
         self.topology = topology
@@ -113,6 +132,13 @@ class Routes:
             ids.append(f"{node}->{peer}")
             node = peer
         return ids
+
+    def flow_directed_path(self, src_host, dst_host, proto, sport, dport=DATA_PORT):
+        """The directed path of one flow, ECMP-hashed on its 5-tuple as the controller pins it."""
+        nodes = self.topology.nodes
+        flow_hash = self.flow_hash(nodes[src_host].ip, nodes[dst_host].ip, IP_PROTO[proto], sport,
+                                   dport)
+        return self.directed_path(src_host, dst_host, flow_hash)
 
     def directed_link_rates(self):
         """{"a->b": real rate in bit/s} for both directions of every link."""

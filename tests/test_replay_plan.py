@@ -6,6 +6,7 @@ from common.errors import UserError
 from experiments import replay
 from experiments.bench_traces import all_to_all
 from experiments.replay import DATA_PORT, FIRST_SPORT, ReplayPlan
+from netmodel import routing
 from netmodel.topology import load_topology
 from tests.scenarios import contention_trace
 
@@ -51,5 +52,6 @@ def test_remote_dependencies_are_announced_to_the_waiting_host(tor):
 
 def test_a_host_with_more_flows_than_ports_is_refused(tor, monkeypatch):
     monkeypatch.setattr(replay, "LAST_SPORT", FIRST_SPORT + 2)
+    monkeypatch.setattr(routing, "LAST_SPORT", FIRST_SPORT + 2)
     with pytest.raises(UserError, match="sends more than 3 flows"):
         ReplayPlan(all_to_all(8, iterations=1), tor)

@@ -60,10 +60,14 @@ class FluidFlow:
 
 @dataclass(frozen=True)
 class LayerProgress:
-    """Request ``request_id`` starts executing prefill layer ``layer`` at ``time``."""
+    """Request ``request_id`` starts executing prefill layer ``layer`` at ``time``.
+
+    With ``layer`` None it is a plain event that reports nothing (e.g. the
+    start of a compute node that executes no layer); others may wait for it.
+    """
 
     request_id: Hashable
-    layer: int
+    layer: int | None
     time: float = 0.0
     event_id: Hashable = None
     after: tuple = ()
@@ -129,6 +133,7 @@ class FluidResult:
     requests: dict       # request id -> RequestResult
     changes: list        # every QueueChange, in order
     end_time: float
+    event_times: dict = field(default_factory=dict)   # event id -> when it was released
 
     def slo_attainment(self):
         """Fraction of requests with a deadline that met it (None if none has one)."""

@@ -62,6 +62,10 @@ class ReleaseQueue:
                 ready = max([earliest] + [self._finished[d] + lag for d, lag in after])
                 self._push(waiting, ready)
 
+    def finish_time(self, node_id):
+        """When ``node_id`` finished (an event: when it was released); None if not yet."""
+        return self._finished.get(node_id)
+
     def never_released(self):
         """Ids of nodes still waiting for dependencies (a cycle, or a cut-off run)."""
         return [n for n, unmet in self._unmet.items() if unmet > 0]

@@ -59,9 +59,11 @@ class FluidSimulator:
         self.release = ReleaseQueue()
         for f in self.flows:
             self.release.add(f.flow_id, f.arrival, f.after, _FLOW, f)
+        self._event_ids = []
         for i, event in enumerate(progress):
             node = event.event_id if event.event_id is not None else ("progress", i)
             self.release.add(node, event.time, event.after, _PROGRESS, (node, event))
+            self._event_ids.append(node)
         self.now = 0.0
         self.active = {}    # flow id -> FlowState
         self.rates = {}     # flow id -> bit/s
@@ -106,7 +108,8 @@ class FluidSimulator:
             for item in due:
                 if isinstance(item, tuple):
                     node, event = item
-                    self.scheduler.report_progress(event.request_id, event.layer, self.now)
+                    if event.layer is not None:       # None: a plain event (a compute node)
+                        self.scheduler.report_progress(event.request_id, event.layer, self.now)
                     self.release.finished(node, self.now)
                 else:
                     self._arrive(item)
@@ -182,4 +185,6 @@ class FluidSimulator:
             requests[request_id] = RequestResult(
                 request_id, arrival, None if None in finishes else max(finishes),
                 min(deadlines) if deadlines else None, request_id in scavenged)
-        return FluidResult(self.results, requests, self.scheduler.changes, self.now)
+        events = {node: self.release.finish_time(node) for node in self._event_ids}
+        return FluidResult(self.results, requests, self.scheduler.changes, self.now,
+                           {n: t for n, t in events.items() if t is not None})

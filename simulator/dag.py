@@ -1,0 +1,51 @@
+"""A trace DAG as fluid-simulator inputs (real units: seconds, bytes, bit/s).
+
+A compute node starts once its request has arrived and its dependencies
+have ended, and lasts its duration; it is an event (its start) that others
+wait for with a lag of that duration.  A compute node that executes a layer
+reports the layer's start to the policy, as the emulator's agents do.  A
+flow starts on the same condition and is a fluid on its path.
+"""
+
+from dataclasses import dataclass
+
+from netmodel.routing import Routes, source_ports
+from policies.fluid import FluidFlow, LayerProgress
+
+
+@dataclass(frozen=True)
+class FluidInputs:
+    links: dict               # directed link id -> real bit/s
+    flows: list               # FluidFlow
+    events: list              # LayerProgress: one per compute node (its start)
+    arrivals: dict            # request id -> arrival, seconds
+    durations: dict           # compute node id -> seconds
+
+
+def fluid_inputs(trace, topology):
+    routes = Routes(topology)
+    nodes = {n.id: n for n in trace.nodes}
+    arrivals = {r.id: r.arrival_us / 1e6 for r in trace.requests}
+    deadlines = {r.id: r.deadline_us / 1e6 for r in trace.requests if r.deadline_us is not None}
+    durations = {n.id: n.duration_us / 1e6 for n in trace.nodes if n.kind == "compute"}
+    sports = source_ports((n.id, n.src) for n in trace.nodes if n.kind == "flow")
+
+    def after(node):
+        # a compute dependency ends its duration after its start event
+        return tuple((dep, durations.get(dep, 0.0)) for dep in node.deps)
+
+    flows, events = [], []
+    for node in trace.nodes:
+        start = arrivals[node.request_id]
+        if node.kind == "compute":
+            events.append(LayerProgress(node.request_id, node.layer, start, event_id=node.id,
+                                        after=after(node)))
+            continue
+        path = routes.flow_directed_path(node.src, node.dst, node.protocol, sports[node.id])
+        flows.append(FluidFlow(node.id, node.request_id, start, node.bytes, path, stage=node.stage,
+                               layer=node.layer, deadline=deadlines.get(node.request_id),
+                               src=node.src, dst=node.dst, after=after(node)))
+    unknown = [d for n in trace.nodes for d in n.deps if d not in nodes]
+    if unknown:
+        raise ValueError(f"dependency on unknown node {unknown[0]!r}")
+    return FluidInputs(routes.directed_link_rates(), flows, events, arrivals, durations)
