@@ -22,6 +22,7 @@ import ipaddress
 import os
 import re
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
@@ -210,11 +211,15 @@ class Topology:
 
     def neighbours(self, node):
         """(peer, link) pairs of a node, in link order."""
+        return self._adjacency.get(node, ())
+
+    @cached_property
+    def _adjacency(self):
+        adjacency = {}
         for link in self.links:
-            if link.a == node:
-                yield link.b, link
-            elif link.b == node:
-                yield link.a, link
+            adjacency.setdefault(link.a, []).append((link.b, link))
+            adjacency.setdefault(link.b, []).append((link.a, link))
+        return adjacency
 
     def scaled_rates(self, factor):
         """This topology with every link rate multiplied by ``factor``."""

@@ -1,0 +1,68 @@
+"""Generated topologies: the shipped files reproduced, sizes, rates, the CLI."""
+
+import yaml
+import pytest
+
+from common.errors import UserError
+from netmodel import generate
+from netmodel.routing import Routes
+from netmodel.topology import parse_topology
+from tests.helpers import REPO, run_cli
+
+
+def shipped(name):
+    return yaml.safe_load((REPO / "topologies" / f"{name}.yaml").read_text())
+
+
+def test_fat_tree_k4_is_the_shipped_file():
+    data, ref = generate.fat_tree(4), shipped("fat_tree_k4")
+    for key in ("hosts", "switches", "links"):
+        assert data[key] == ref[key], key
+
+
+def test_leaf_spine_is_the_shipped_file():
+    data, ref = generate.leaf_spine(4, 2, 4), shipped("leaf_spine")
+    for key in ("hosts", "switches", "links"):
+        assert data[key] == ref[key], key
+
+
+def test_fat_tree_k16_has_1024_hosts_and_full_bisection():
+    topo = parse_topology(generate.fat_tree(16))
+    assert (len(topo.hosts), len(topo.switches), len(topo.links)) == (1024, 320, 3072)
+    routes = Routes(topo)
+    # hosts in different pods: edge, aggregation, core, aggregation, edge
+    assert len(routes.directed_path("h1", "h1024")) == 6
+    assert len(routes.directed_path("h1", "h2")) == 2
+
+
+def test_leaf_spine_oversubscription_sets_the_uplinks():
+    topo = parse_topology(generate.leaf_spine(2, 2, 8, rate="100Gbps", oversubscription=4))
+    uplinks = [l.rate_bps for l in topo.links if l.a.startswith("leaf")]
+    assert uplinks == [100e9] * 4           # 8 x 100G / (2 spines x 4)
+
+
+def test_rail_optimized_same_rail_is_one_switch_cross_rail_a_spine():
+    topo = parse_topology(generate.rail_optimized(4, 8, 2, 8))
+    assert len(topo.hosts) == 32
+    routes = Routes(topo)
+    assert len(routes.directed_path("s1g3", "s2g3")) == 2      # same group, same rail
+    assert len(routes.directed_path("s1g3", "s2g4")) == 4      # via a spine
+
+
+@pytest.mark.parametrize("call", [lambda: generate.fat_tree(3), lambda: generate.leaf_spine(0, 1, 1),
+                                  lambda: generate.rail_optimized(3, 8, 2)])
+def test_bad_shapes_are_refused(call):
+    with pytest.raises(UserError):
+        call()
+
+
+def test_cli_writes_a_valid_file_and_refuses_a_bad_one(tmp_path):
+    out = tmp_path / "ls.yaml"
+    result = run_cli("topology", "generate", "leaf-spine", "--leaves", "3", "--spines", "2",
+                     "--hosts-per-leaf", "2", "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert "6 hosts" in result.stdout
+    assert run_cli("topology", out).returncode == 0
+    bad = run_cli("topology", "generate", "fat-tree", "--k", "5", "--out", tmp_path / "x.yaml")
+    assert bad.returncode != 0 and "even k" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "x.yaml").exists()
