@@ -37,7 +37,7 @@ from controller.change_log import ChangeLog
 from policies import get_policy
 from policies.base import FlowState
 from policies.scheduler import Scheduler
-from controller.protocol import ProtocolError
+from controller.protocol import ProtocolError, decision_push
 from controller.registry_server import RegistryServer
 from controller.settings import ControllerSettings
 from netmodel.queues import tos_for_queue
@@ -285,10 +285,10 @@ class FlowSchedulerApp(app_manager.OSKenApp):
         for change in changes:
             self.log.change(change)
             reg = self.flows[change.flow_id].reg
-            self.server.push(reg.src, {
-                "push": "decision", "flow_id": change.flow_id, "queue": change.new_queue,
-                "tos": tos_for_queue(change.new_queue, self.settings.num_queues),
-                "pace_bps": change.pace_bps, "reason": change.reason, "decided_at": decided})
+            self.server.push(reg.src, decision_push(
+                change.flow_id, change.new_queue,
+                tos_for_queue(change.new_queue, self.settings.num_queues),
+                change.pace_bps, change.reason, decided))
         if changes:
             self.decide_latencies.append(decided - received)
 

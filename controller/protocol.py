@@ -111,5 +111,35 @@ def request_id_of(line):
         return None
 
 
+class DecisionPush(_Strict):
+    """A decision pushed to a flow's sender (the agent applies queue, TOS, pacing)."""
+
+    push: Literal["decision"] = "decision"
+    flow_id: str
+    queue: int = Field(ge=0)
+    tos: int = Field(ge=0, le=255)
+    pace_bps: float | None = None
+    reason: str
+    decided_at: float
+
+
+def decision_push(flow_id, queue, tos, pace_bps, reason, decided_at):
+    """A decision push (the fields of :class:`DecisionPush`), built without
+    validation: it is on the controller's hot path; the tests validate it."""
+    return {"push": "decision", "flow_id": flow_id, "queue": queue, "tos": tos,
+            "pace_bps": pace_bps, "reason": reason, "decided_at": decided_at}
+
+
+def notice(token, op, **fields):
+    """One encoded notice line (arrive, progress, bytes, complete) from an
+    agent; its fields must be the :class:`Request` fields the op takes."""
+    if op not in NOTICES:
+        raise ValueError(f"{op!r} is not a notice")
+    unknown = set(fields) - set(Request.model_fields)
+    if unknown:
+        raise ValueError(f"notice {op!r}: unknown field {sorted(unknown)[0]!r}")
+    return encode({"token": token, "op": op, **fields})
+
+
 def encode(message):
     return (json.dumps(message, separators=(",", ":")) + "\n").encode()

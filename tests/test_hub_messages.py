@@ -1,4 +1,5 @@
-"""The hub channel's typed messages, and a real hub refusing a bad line."""
+"""The typed messages at the process boundaries: the hub channel (and a real
+hub refusing a bad line) and the registry notices and decision pushes."""
 
 import socket
 import time
@@ -44,3 +45,26 @@ def test_hub_counts_a_malformed_line_and_keeps_the_good_ones(tmp_path):
         sock.close()
     finally:
         hub.close()
+
+
+# -- the registry's messages, built by the agents and the controller ---------------------------
+
+def test_every_notice_an_agent_builds_parses_on_the_controller():
+    from controller.protocol import notice, parse_request
+
+    for op, fields in (("arrive", {"flow_id": "r0.p2d"}), ("complete", {"flow_id": "r0.p2d"}),
+                       ("progress", {"request_id": "r0", "layer": 3}),
+                       ("bytes", {"flows": {"r0.p2d": 1024.0}})):
+        request = parse_request(notice("token", op, **fields))
+        assert request.op == op and request.token == "token"
+    with pytest.raises(ValueError, match="unknown field"):
+        notice("token", "arrive", flow="r0")
+    with pytest.raises(ValueError, match="not a notice"):
+        notice("token", "declare")
+
+
+def test_the_decision_push_has_the_fields_the_agent_reads():
+    from controller.protocol import DecisionPush, decision_push
+
+    push = DecisionPush.model_validate(decision_push("r0.p2d", 2, 0xa0, None, "promotion", 1.5))
+    assert (push.queue, push.tos, push.reason) == (2, 0xa0, "promotion")

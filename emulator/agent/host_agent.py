@@ -24,6 +24,7 @@ import socket
 import time
 
 from common.reactor import LineChannel, Reactor, realtime
+from controller.protocol import notice
 from emulator import hub_messages as msg
 from emulator.agent import netstat
 from emulator.agent.transfers import FIRST_WRITE, TcpReceiver, TcpSender, zeros_file
@@ -209,8 +210,7 @@ class HostAgent:
         if node.kind == "compute":
             start = time.monotonic()
             if node.layer is not None:
-                self._to_controller({"op": "progress", "request_id": node.request_id,
-                                     "layer": node.layer})
+                self._to_controller("progress", request_id=node.request_id, layer=node.layer)
             self.loop.call_at(start + node.duration_us * 1e-6 * self.dilation,
                               self._compute_done, nid, ready, start)
             return
@@ -226,7 +226,7 @@ class HostAgent:
         # reordering for loss.
         self.active[nid] = sender
         self.awaiting[nid] = ready
-        self._to_controller({"op": "arrive", "flow_id": nid})
+        self._to_controller("arrive", flow_id=nid)
         self.loop.call_later(DECISION_TIMEOUT, self._no_decision, nid)
 
     def _start_flow(self, nid, note=None):
@@ -251,13 +251,13 @@ class HostAgent:
         self.active.pop(sender.node.id, None)
         self.add_record(sender.record)
         if sender.record["status"] != "ok":
-            self._to_controller({"op": "complete", "flow_id": sender.node.id})   # forget it
+            self._to_controller("complete", flow_id=sender.node.id)   # forget it
             self.node_failed(sender.node.id, sender.record["reason"])
 
     def flow_received(self, flow_id):
         """This host received every byte of ``flow_id``: the flow node is done."""
         self.node_done(flow_id)
-        self._to_controller({"op": "complete", "flow_id": flow_id}, soon=True)
+        self._to_controller("complete", soon=True, flow_id=flow_id)
 
     def node_done(self, nid):
         """Critical path first: local dependents start, then the hosts waiting
@@ -303,9 +303,8 @@ class HostAgent:
     def _to_hub(self, message):
         self.hub.send(message.encode())
 
-    def _to_controller(self, message, soon=False):
-        message["token"] = self.config.token
-        data = json.dumps(message, separators=(",", ":")).encode() + b"\n"
+    def _to_controller(self, op, soon=False, **fields):
+        data = notice(self.config.token, op, **fields)
         if soon:
             self.controller.send_soon(data)
         else:
@@ -343,6 +342,6 @@ class HostAgent:
 
     def _report_bytes(self):
         if self.active:
-            self._to_controller({"op": "bytes", "flows": {
-                fid: sender.bytes_out() * self.byte_scale for fid, sender in self.active.items()}})
+            self._to_controller("bytes", flows={
+                fid: sender.bytes_out() * self.byte_scale for fid, sender in self.active.items()})
         self.loop.call_later(self.bytes_period * self.dilation, self._report_bytes)
