@@ -70,7 +70,14 @@ class RunRecords:
         return None if rec is None else rec.get("start")
 
     def flows(self):
-        by_flow = self.changes.groupby("flow_id") if len(self.changes) else None
+        # every flow's first and last queue and its promotions, in one pass
+        first = last = promotions = {}
+        if len(self.changes):
+            by_flow = self.changes.groupby("flow_id", sort=False)
+            first = by_flow["new_queue"].first().to_dict()
+            last = by_flow["new_queue"].last().to_dict()
+            promotions = (self.changes["reason"] == "promotion").groupby(
+                self.changes["flow_id"], sort=False).sum().to_dict()
         rows = []
         rates = self.routes.directed_link_rates()
         for node in self.trace.nodes:
@@ -78,7 +85,6 @@ class RunRecords:
                 continue
             send, recv = self.sends.get(node.id, {}), self.recvs.get(node.id, {})
             path = self.routes.directed_path(node.src, node.dst)
-            ch = by_flow.get_group(node.id) if by_flow is not None and node.id in by_flow.groups else None
             status = "ok" if node.id not in self.failures and recv.get("last_byte") else "failed"
             lost = recv.get("lost_bytes") or 0
             start = self.us(send.get("start"))
@@ -92,9 +98,9 @@ class RunRecords:
                 "ready_us": self.us(self.dag_ready(node) or send.get("ready")), "start_us": start,
                 "first_byte_us": self.us(recv.get("first_byte")), "end_us": end,
                 "fct_us": None if start is None or end is None else round(end - start, 3),
-                "queue_initial": None if ch is None else int(ch["new_queue"].iloc[0]),
-                "queue_final": None if ch is None else int(ch["new_queue"].iloc[-1]),
-                "promotions": 0 if ch is None else int((ch["reason"] == "promotion").sum()),
+                "queue_initial": None if node.id not in first else int(first[node.id]),
+                "queue_final": None if node.id not in last else int(last[node.id]),
+                "promotions": int(promotions.get(node.id, 0)),
                 "retransmits": send.get("retransmits"),
                 "status": status,
                 "reason": (f"udp: lost {self.d.real_bytes(lost):.0f} of {node.bytes} bytes" if lost else "")
