@@ -41,10 +41,11 @@ def _fill(flows, residual, capacity, rates):
     for group in members:
         for link in group[0]:
             load[link] += len(members[group])
+    load = {link: count for link, count in load.items() if count}
     while unfrozen:
         step, limit = float("inf"), None
         for link, count in load.items():
-            if count and residual[link] / count < step:
+            if residual[link] / count < step:
                 step, limit = residual[link] / count, link
         for group in unfrozen:
             cap = group[1]
@@ -53,20 +54,23 @@ def _fill(flows, residual, capacity, rates):
         step = max(step, 0.0)
         for group in unfrozen:
             level[group] += step
+        full = set()
         for link, count in load.items():
-            if count:
-                residual[link] = max(residual[link] - step * count, 0.0)
+            residual[link] = max(residual[link] - step * count, 0.0)
+            if residual[link] <= _EPS * capacity[link]:
+                full.add(link)
         if limit in residual:
             residual[limit] = 0.0  # the binding link: no rounding residue
-        full = {link for link, count in load.items()
-                if count and residual[link] <= _EPS * capacity[link]}
+            full.add(limit)
         frozen = [group for group in unfrozen
-                  if group == limit or full.intersection(group[0])
+                  if group == limit or not full.isdisjoint(group[0])
                   or (group[1] is not None and level[group] >= group[1] * (1 - _EPS))]
         for group in frozen:
             unfrozen.discard(group)
             for link in group[0]:
                 load[link] -= len(members[group])
+                if not load[link]:
+                    del load[link]      # no unfrozen flow left on it: never scanned again
     for group, flow_ids in members.items():
         for flow_id in flow_ids:
             rates[flow_id] = level[group]
