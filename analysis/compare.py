@@ -19,6 +19,7 @@ from analysis.panels import (fidelity_table, flatten, json_block, metrics_table,
                              table)
 from analysis.results_dir import RunResults, is_sweep_dir
 from analysis.styles import display_name, scheduler_style
+from analysis.figures_crossval import fct_scatter
 from analysis.crossval import CROSSVAL_HEADER, cross_validate, crossval_rows, crossval_text
 from analysis.summary import HEADLINE, dump_json, format_number, write_run_summary
 from analysis.sweep import load_sweep, write_sweep_summary
@@ -109,6 +110,8 @@ def _compare_runs(dir_a, dir_b, labels):
                      "The same trace in both: flows matched by id, requests by id; errors "
                      "are (B - A) / A. Attainments within 0.05 of each other tie in a ranking.")
         page.add_html(table(CROSSVAL_HEADER, crossval_rows(result)))
+        for name in result["schedulers"]:
+            page.add_figure(fct_scatter(*runs, name, labels), f"crossval_fct_{name}")
         page.add_html(json_block(result))
         text += "\n\n" + crossval_text(result)
         write_text_atomic(Path(dir_b) / "crossval.json", dump_json(result))

@@ -63,6 +63,8 @@ def default_out_dir(kind):
 def cmd_selftest(args):
     from mininet.log import setLogLevel
 
+    if args.backend != "emu":
+        raise UserError("--backend", "selftest measures the emulated fabric; it has no sim backend")
     if args.replay:
         return _selftest_replay(args)
     if args.capacity:
@@ -298,7 +300,8 @@ def cmd_run(args):
     fidelity = run_experiment(topology, dilation, args.trace, schedulers, out,
                               policy_config=args.policy_config, timeout=args.timeout, trace=trace,
                               speed=speed, reference=_reference(args),
-                              backend=BACKENDS[args.backend])
+                              backend=BACKENDS[args.backend],
+                              sim_start_lag=args.sim_start_lag * 1e-6)
     from analysis.postprocess import postprocess_run
     postprocess_run(out)
     print(f"results: {out}")
@@ -324,12 +327,14 @@ def cmd_sweep(args):
     schedulers = _schedulers(args.scheduler)
     reference = _reference(args)
     trace = load_trace(args.trace, hosts={h.name for h in topology.hosts})
-    require_root("sweep")
-    setLogLevel("warning")
+    if args.backend == "emu":
+        require_root("sweep")
+        setLogLevel("warning")
     out = args.out or default_out_dir(f"sweep-{parameter}")
     runner = point_runner(parameter, topology, trace, args.trace, schedulers, rate, mtu,
                           args.time_dilation, args.byte_scale,
-                          policy_config=args.policy_config, timeout=args.timeout)
+                          policy_config=args.policy_config, timeout=args.timeout,
+                          backend=BACKENDS[args.backend], sim_start_lag=args.sim_start_lag * 1e-6)
     from analysis.report import sweep_headline, write_sweep_report
     from analysis.sweep import load_sweep
 
@@ -366,6 +371,9 @@ def add_run_options(parser):
     parser.add_argument("--backend", choices=sorted(BACKENDS), default="emu",
                         help="emu: the emulated fabric (root); sim: the flow-level simulator "
                              "(default emu)")
+    parser.add_argument("--sim-start-lag", type=float, default=0.0, metavar="US",
+                        help="sim: real microseconds added to every flow's start, e.g. the "
+                             "emulator's measured start lag (default 0)")
     parser.add_argument("--reference", default=None,
                         help="the scheduler the others are compared with in summaries "
                              "(default: mfs)")

@@ -80,7 +80,7 @@ class Progress:
 
 def run_experiment(topology, dilation, trace_path, schedulers, out_dir, policy_config=None,
                    timeout=600.0, echo=print, trace=None, sweep=None, speed=None, reference=None,
-                   backend="emulation"):
+                   backend="emulation", sim_start_lag=0.0):
     """Replay ``trace_path`` under each scheduler into ``out_dir``; returns {scheduler: fidelity}.
 
     ``backend``: "emulation" (the fabric, as root) or "fluid" (the
@@ -127,7 +127,7 @@ def run_experiment(topology, dilation, trace_path, schedulers, out_dir, policy_c
         if backend == "fluid":
             from experiments.sim_replay import SimReplay
             fidelity[name] = SimReplay(topology, trace, name, os.path.join(out_dir, name),
-                                       policy_config=policy_config).run()
+                                       policy_config=policy_config, start_lag=sim_start_lag).run()
             run_info["schedulers"].append(name)
             echo(f"  {name}: simulated in {fidelity[name]['wall_seconds']:.2f}s")
             write_json(os.path.join(out_dir, "run.json"), run_info)

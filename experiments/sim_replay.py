@@ -23,7 +23,9 @@ LINK_COLUMNS = ["time_us", "link", "queue", "throughput_bps", "backlog_bytes"]
 
 
 class SimReplay:
-    def __init__(self, topology, trace, scheduler, out_dir, policy_params=None, policy_config=None):
+    def __init__(self, topology, trace, scheduler, out_dir, policy_params=None, policy_config=None,
+                 start_lag=0.0):
+        self.start_lag = start_lag
         self.topology, self.trace, self.scheduler = topology, trace, scheduler
         self.out_dir = os.path.abspath(out_dir)
         self.policy_params, self.policy_config = policy_params, policy_config
@@ -32,7 +34,7 @@ class SimReplay:
         os.makedirs(self.out_dir, exist_ok=True)
         policy = get_policy(self.scheduler, self.policy_params, self.topology.links[0].queues,
                             self.policy_config)
-        sim = simulate_trace(self.trace, self.topology, policy)
+        sim = simulate_trace(self.trace, self.topology, policy, start_lag=self.start_lag)
         write_csv(sim.queue_changes, os.path.join(self.out_dir, "queue_changes.csv"))
         run = RunRecords(self.trace, sim.records, 0.0, UNDILATED, Routes(self.topology),
                          sim.queue_changes, {})

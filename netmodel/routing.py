@@ -15,14 +15,15 @@ FIRST_SPORT, LAST_SPORT = 10000, 65535
 IP_PROTO = {"tcp": 6, "udp": 17}
 
 
-def source_ports(flows):
+def source_ports(flows, limited=True):
     """{flow id: source port} for ``flows``, (flow id, source host) pairs in
     trace order: each host numbers the flows it sends from ``FIRST_SPORT``.
-    Raises ValueError(host) for a host that sends more flows than ports."""
+    Raises ValueError(host) for a host that sends more flows than ports,
+    unless not ``limited`` (the simulator only hashes the numbers)."""
     next_port, ports = {}, {}
     for flow_id, host in flows:
         port = next_port.get(host, FIRST_SPORT)
-        if port > LAST_SPORT:
+        if limited and port > LAST_SPORT:
             raise ValueError(host)
         ports[flow_id] = port
         next_port[host] = port + 1

@@ -9,6 +9,7 @@ flow starts on the same condition and is a fluid on its path.
 
 from dataclasses import dataclass
 
+from common.errors import UserError
 from netmodel.routing import Routes, source_ports
 from policies.fluid import FluidFlow, LayerProgress
 
@@ -22,13 +23,15 @@ class FluidInputs:
     durations: dict           # compute node id -> seconds
 
 
-def fluid_inputs(trace, topology):
+def fluid_inputs(trace, topology, start_lag=0.0):
+    """``start_lag`` (seconds, default 0): added to every flow's start, e.g.
+    the emulator's measured per-flow start lag, to compare like for like."""
     routes = Routes(topology)
     nodes = {n.id: n for n in trace.nodes}
     arrivals = {r.id: r.arrival_us / 1e6 for r in trace.requests}
     deadlines = {r.id: r.deadline_us / 1e6 for r in trace.requests if r.deadline_us is not None}
     durations = {n.id: n.duration_us / 1e6 for n in trace.nodes if n.kind == "compute"}
-    sports = source_ports((n.id, n.src) for n in trace.nodes if n.kind == "flow")
+    sports = source_ports(((n.id, n.src) for n in trace.nodes if n.kind == "flow"), limited=False)
 
     def after(node):
         # a compute dependency ends its duration after its start event
@@ -42,10 +45,12 @@ def fluid_inputs(trace, topology):
                                         after=after(node)))
             continue
         path = routes.flow_directed_path(node.src, node.dst, node.protocol, sports[node.id])
-        flows.append(FluidFlow(node.id, node.request_id, start, node.bytes, path, stage=node.stage,
-                               layer=node.layer, deadline=deadlines.get(node.request_id),
-                               src=node.src, dst=node.dst, after=after(node)))
-    unknown = [d for n in trace.nodes for d in n.deps if d not in nodes]
+        deps = tuple((dep, lag + start_lag) for dep, lag in after(node))
+        flows.append(FluidFlow(node.id, node.request_id, start + start_lag, node.bytes, path,
+                               stage=node.stage, layer=node.layer,
+                               deadline=deadlines.get(node.request_id), src=node.src,
+                               dst=node.dst, after=deps))
+    unknown = [(n.id, d) for n in trace.nodes for d in n.deps if d not in nodes]
     if unknown:
-        raise ValueError(f"dependency on unknown node {unknown[0]!r}")
+        raise UserError(f"trace node {unknown[0][0]}", f"depends on unknown node {unknown[0][1]!r}")
     return FluidInputs(routes.directed_link_rates(), flows, events, arrivals, durations)

@@ -22,9 +22,11 @@ class SimRun:
     stats: dict
 
 
-def simulate_trace(trace, topology, policy, tick="policy"):
-    """Run ``trace`` on ``topology`` (real rates) under ``policy``; returns a SimRun."""
-    inputs = fluid_inputs(trace, topology)
+def simulate_trace(trace, topology, policy, tick="policy", start_lag=0.0):
+    """Run ``trace`` on ``topology`` (real rates) under ``policy``; returns a SimRun.
+
+    ``start_lag``: seconds added to every flow's start (off by default)."""
+    inputs = fluid_inputs(trace, topology, start_lag)
     began = time.perf_counter()
     sim = FluidSimulator(inputs.links, inputs.flows, inputs.events, policy, tick,
                          request_arrivals=inputs.arrivals)
@@ -51,7 +53,8 @@ def simulate_trace(trace, topology, policy, tick="policy"):
           "old_queue": c.old_queue, "new_queue": c.new_queue, "reason": c.reason,
           "pace_bps": c.pace_bps} for c in result.changes],
         columns=["time_us", "flow_id", "request_id", "old_queue", "new_queue", "reason", "pace_bps"])
-    stats = {"backend": "fluid", "simulated_seconds": round(result.end_time, 9),
+    stats = {"backend": "fluid", "start_lag_us": round(start_lag * 1e6, 3),
+             "simulated_seconds": round(result.end_time, 9),
              "wall_seconds": round(wall, 4), "flows": len(inputs.flows),
              "events": len(inputs.events), "links": len(inputs.links),
              "queue_changes": len(result.changes)}

@@ -112,5 +112,18 @@ def test_run_backend_sim_on_the_default_workload_and_compare(tmp_path):
     compared = run_cli("compare", out, out, "--out", tmp_path / "c.html")
     assert compared.returncode == 0, compared.stderr
     assert "same ranking" in compared.stdout
+    page = (tmp_path / "c.html").read_text()
+    assert "fig-crossval_fct_mfs" in page and "Cross-validation" in page
     crossval = json.loads((out / "crossval.json").read_text())
     assert all(v["ttft_error"]["median"] == 0 for v in crossval["schedulers"].values())
+
+
+def test_a_start_lag_delays_every_flow(tor, tmp_path):
+    t = trace([request("a", terminal="a.tok")],
+              [ComputeNode("a.c0", "a", "h1", 100.0, layer=0),
+               FlowNode("a.f", "a", "h1", "h3", 10 * MB, "p2d", deps=["a.c0"], layer=0),
+               ComputeNode("a.tok", "a", "h3", 0.0, deps=["a.f"])])
+    sim = simulate_trace(t, tor, _PacedHalf(), start_lag=5e-6)
+    send = next(r for r in sim.records if r.get("role") == "send")
+    assert send["start"] == pytest.approx(105e-6)
+    assert sim.stats["start_lag_us"] == 5.0

@@ -35,6 +35,7 @@ def register(subparsers):
     _add_synth(commands)
     _add_validate(commands)
     _add_stats(commands)
+    _add_deployment(commands)
 
 
 def _add_import(commands):
@@ -119,3 +120,19 @@ def _add_stats(commands):
                    help="NIC rate for isolated TTFT (default: the trace header's, else 100Gbps)")
     p.add_argument("--rows", type=int, default=20, help="per-request rows in text output")
     p.set_defaults(func=_lazy("cmd_stats"))
+
+
+def _add_deployment(commands):
+    p = commands.add_parser(
+        "deployment", help="write a deployment for a (generated) topology",
+        description="Prefill instances on consecutive hosts of the topology, then decode hosts, "
+                    "then prefix-cache holders.")
+    p.add_argument("--topology", required=True, help="topology name or file")
+    p.add_argument("--prefill-instances", type=int, required=True)
+    p.add_argument("--degree", type=int, required=True, help="hosts per prefill instance")
+    p.add_argument("--parallelism", choices=("ep", "tp"), default="ep",
+                   help="ep: MoE expert parallelism; tp: dense tensor parallelism (default ep)")
+    p.add_argument("--decode-hosts", type=int, help="default: one per prefill instance")
+    p.add_argument("--cache-hosts", type=int, default=1, help="prefix-cache holders (default 1)")
+    p.add_argument("--out", "-o", required=True, help="deployment YAML to write")
+    p.set_defaults(func=_lazy("cmd_deployment"))
