@@ -12,12 +12,20 @@ completion, progress and tick), then re-allocates if anything moved.
 Simultaneous events are handled completions first, then progress reports,
 then arrivals, then the tick.  Unlike the emulator, decisions take effect
 instantly (no decision-to-rule delay) and queues are ideal.
+
+Every flow of the run has a *slot* in flat arrays (queue, cap, path as link
+indices, bytes left, rate), and the active slots are a packed array, so
+advancing time, finding the next completion and re-allocating
+(:mod:`~policies.fluid.allocation_kernel`, compiled) cost no Python work
+per active flow.  A flow's ``bytes_sent`` is read from its slot when a
+policy asks for it.
 """
 
 import math
 
+import numpy as np
+
 from common.errors import UserError
-from policies.fluid.allocation import allocate
 from policies.fluid.model import FlowResult, FluidResult, RequestResult
 from policies.fluid.release import TIME_EPS, ReleaseQueue
 from policies.base import FlowState
@@ -66,9 +74,14 @@ class FluidSimulator:
             self._event_ids.append(node)
         self.now = 0.0
         self.active = {}    # flow id -> FlowState
-        self.rates = {}     # flow id -> bit/s
+        self._slots = _Slots(self.flows, self.links)
         self._next_tick = 1
         self._moved = False
+
+    @property
+    def rates(self):
+        """{flow id: bit/s} of the active flows."""
+        return {fid: float(self._slots.rate[s.slot]) for fid, s in self.active.items()}
 
     def run(self, until=None, fit=True):
         if fit:
@@ -116,8 +129,11 @@ class FluidSimulator:
             due = self.release.pop_due(self.now)
 
     def _arrive(self, f):
-        state = FlowState(f.flow_id, f.request_id, f.stage, f.size_bytes, layer=f.layer,
-                          deadline=f.deadline, src=f.src, dst=f.dst, path=f.path)
+        slot = self._slots.index[f.flow_id]
+        state = SlotFlowState(self._slots.left, slot, f.flow_id, f.request_id, f.stage,
+                              f.size_bytes, layer=f.layer, deadline=f.deadline, src=f.src,
+                              dst=f.dst, path=f.path)
+        self._slots.activate(slot)
         self.active[f.flow_id] = state
         self.results[f.flow_id].arrival = self.now
         self.scheduler.add_flow(state, self.now)
@@ -125,7 +141,7 @@ class FluidSimulator:
 
     def _complete(self, flow_id):
         state = self.active.pop(flow_id)
-        del self.rates[flow_id]
+        self._slots.deactivate(state.slot)
         state.bytes_sent = state.size_bytes
         self.results[flow_id].finish = self.now
         self.scheduler.complete_flow(flow_id, self.now)
@@ -133,6 +149,7 @@ class FluidSimulator:
         self._moved = True
 
     def _record(self, change):
+        self._slots.decide(change.flow_id, change.new_queue, change.pace_bps)
         self.results[change.flow_id].queue_history.append(
             (change.time, change.old_queue, change.new_queue, change.reason))
         self._moved = True
@@ -147,29 +164,29 @@ class FluidSimulator:
         return self._next_tick * self.tick
 
     def _next_completions(self):
-        """The earliest finish time and the flows finishing then."""
-        best, finishing = math.inf, []
-        for flow_id, rate in self.rates.items():
-            if rate <= 0:
-                continue
-            at = self.now + self.active[flow_id].remaining_bytes * 8 / rate
-            if at < best - TIME_EPS:
-                best, finishing = at, [flow_id]
-            elif at <= best + TIME_EPS:
-                finishing.append(flow_id)
-        return best, finishing
+        """The earliest finish time and the flows finishing then (in trace order)."""
+        slots = self._slots
+        active = slots.active[:slots.n]
+        rate = slots.rate[active]
+        moving = rate > 0
+        if not moving.any():
+            return math.inf, []
+        active = active[moving]
+        at = self.now + slots.left[active] * 8 / rate[moving]
+        best = at.min()
+        finishing = np.sort(active[at <= best + TIME_EPS])
+        return float(best), [self.flows[slot].flow_id for slot in finishing]
 
     def _advance(self, t):
         dt = t - self.now
         if dt > 0:
-            for flow_id, rate in self.rates.items():
-                state = self.active[flow_id]
-                state.bytes_sent = min(state.size_bytes, state.bytes_sent + rate * dt / 8)
+            slots = self._slots
+            active = slots.active[:slots.n]
+            slots.left[active] = np.maximum(slots.left[active] - slots.rate[active] * (dt / 8), 0.0)
         self.now = t
 
     def _allocate(self):
-        self.rates = allocate(((fid, s.queue, s.path, s.pace_bps)
-                               for fid, s in self.active.items()), self.links)
+        self._slots.allocate()
 
     def _result(self):
         requests = {}
@@ -188,3 +205,71 @@ class FluidSimulator:
         events = {node: self.release.finish_time(node) for node in self._event_ids}
         return FluidResult(self.results, requests, self.scheduler.changes, self.now,
                            {n: t for n, t in events.items() if t is not None})
+
+
+class SlotFlowState(FlowState):
+    """A FlowState whose ``bytes_sent`` lives in the simulator's arrays."""
+
+    __slots__ = ("_left", "slot")
+
+    def __init__(self, left, slot, *args, **kwargs):
+        self._left, self.slot = left, slot
+        super().__init__(*args, **kwargs)
+
+    @property
+    def bytes_sent(self):
+        return self.size_bytes - float(self._left[self.slot])
+
+    @bytes_sent.setter
+    def bytes_sent(self, value):
+        self._left[self.slot] = self.size_bytes - value
+
+
+class _Slots:
+    """Every flow's scheduling state as arrays indexed by its position in the run."""
+
+    def __init__(self, flows, links):
+        from policies.fluid.allocation_kernel import allocate_slots   # compiles: import when used
+
+        self._kernel = allocate_slots
+        link_index = {link: i for i, link in enumerate(links)}
+        self.capacity = np.array([float(links[link]) for link in links], dtype=np.float64)
+        self.index = {f.flow_id: i for i, f in enumerate(flows)}
+        n = len(flows)
+        width = max((len(f.path) for f in flows), default=1)
+        self.hops = np.zeros((n, width), dtype=np.int64)
+        self.nhops = np.zeros(n, dtype=np.int64)
+        for i, f in enumerate(flows):
+            try:
+                self.hops[i, :len(f.path)] = [link_index[link] for link in f.path]
+            except KeyError as err:
+                raise UserError(f"fluid flow {f.flow_id!r}", f"crosses unknown link {err.args[0]!r}")
+            self.nhops[i] = len(f.path)
+        self.queue = np.zeros(n, dtype=np.int64)
+        self.cap = np.full(n, np.inf)
+        self.left = np.array([float(f.size_bytes) for f in flows], dtype=np.float64)
+        self.rate = np.zeros(n, dtype=np.float64)
+        self.active = np.zeros(n, dtype=np.int64)      # packed: the first ``n`` are active
+        self.position = np.full(n, -1, dtype=np.int64)
+        self.n = 0
+
+    def activate(self, slot):
+        self.active[self.n], self.position[slot] = slot, self.n
+        self.n += 1
+
+    def deactivate(self, slot):
+        # swap-remove: the last active slot takes the hole
+        hole, last = self.position[slot], self.active[self.n - 1]
+        self.active[hole], self.position[last] = last, hole
+        self.position[slot] = -1
+        self.n -= 1
+        self.rate[slot] = 0.0
+
+    def decide(self, flow_id, queue, pace_bps):
+        slot = self.index[flow_id]
+        self.queue[slot] = queue
+        self.cap[slot] = np.inf if pace_bps is None else pace_bps
+
+    def allocate(self):
+        self._kernel(self.active[:self.n], self.queue, self.cap, self.hops, self.nhops,
+                     self.capacity, self.rate)
