@@ -43,6 +43,7 @@ class Routes:
                     counters[node] = counters.get(node, 0) + 1
                     self.ports[(node, peer)] = counters[node]
         self._dist = {h.name: self._distances(h.name) for h in topology.hosts}
+        self._next_hops = {}   # (switch, destination host) -> sorted next hops, as asked for
 
     def _distances(self, target):
         dist, todo = {target: 0}, deque([target])
@@ -57,10 +58,14 @@ class Routes:
 
     def next_hops(self, switch, dst_host):
         """Neighbours of ``switch`` on a shortest path to ``dst_host`` (sorted)."""
-        dist = self._dist[dst_host]
-        here = dist[switch]
-        return sorted(peer for peer, _ in self.topology.neighbours(switch)
-                      if dist.get(peer, here) == here - 1)
+        key = (switch, dst_host)
+        hops = self._next_hops.get(key)
+        if hops is None:
+            dist = self._dist[dst_host]
+            here = dist[switch]
+            hops = self._next_hops[key] = sorted(peer for peer, _ in self.topology.neighbours(switch)
+                                                 if dist.get(peer, here) == here - 1)
+        return hops
 
     def choose_next_hop(self, switch, dst_host, flow_hash=0):
         """ECMP: one shortest-path neighbour, by the flow's hash salted per switch.

@@ -207,7 +207,7 @@ class Topology:
 
     def host_link(self, host):
         """The one link of a host (its NIC)."""
-        return next(l for l in self.links if host in (l.a, l.b))
+        return self._adjacency[host][0][1]
 
     def neighbours(self, node):
         """(peer, link) pairs of a node, in link order."""
