@@ -98,3 +98,27 @@ def test_generated_fabric_and_deployment_run_on_the_simulator(tmp_path):
     assert (flows["status"] == "ok").all()
     # an all-to-all between pods crosses the core: 6 links
     assert flows["src"].str.len().gt(0).all()
+
+
+def test_a_generated_deployment_with_multi_gpu_hosts_spans_gpus_of_several_hosts(tmp_path):
+    """256 hosts x 4 GPUs: EP 8 instances of two hosts each; the synthesized
+    trace keeps the traffic between GPUs of one host off the network."""
+    from traces.synth.deployment import generate_deployment
+
+    data = generate_deployment([f"h{i}" for i in range(1, 9)], 2, 2, gpus_per_host=4)
+    assert data["gpus_per_host"] == 4 and [i["ep"] for i in data["prefill_instances"]] == [8, 8]
+    topo, dep, trace = (tmp_path / n for n in ("ls.yaml", "dep.yaml", "t.jsonl"))
+    assert run_cli("topology", "generate", "leaf-spine", "--leaves", "2", "--spines", "2",
+                   "--hosts-per-leaf", "4", "--out", topo).returncode == 0
+    result = run_cli("trace", "deployment", "--topology", topo, "--prefill-instances", "2",
+                     "--degree", "2", "--gpus-per-host", "4", "--out", dep)
+    assert result.returncode == 0, result.stderr
+    assert "x 4 GPUs (ep 8)" in result.stdout
+    result = run_cli("trace", "synth", "--requests", "builtin:n=2", "--model", "mixtral-8x7b",
+                     "--layers", "2", "--deployment", dep, "--out", trace)
+    assert result.returncode == 0, result.stderr
+    from traces import load_trace
+    flows = [n for n in load_trace(trace).nodes if n.kind == "flow" and n.stage == "collective"]
+    # one peer host per instance: a dispatch and a combine per layer cross the network
+    assert flows and all(n.src != n.dst for n in flows)
+    assert len(flows) == 2 * 2 * 2

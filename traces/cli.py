@@ -130,6 +130,9 @@ def _add_deployment(commands):
     p.add_argument("--topology", required=True, help="topology name or file")
     p.add_argument("--prefill-instances", type=int, required=True)
     p.add_argument("--degree", type=int, required=True, help="hosts per prefill instance")
+    p.add_argument("--gpus-per-host", type=int, default=1,
+                   help="GPUs in each host (default 1); an instance's EP/TP degree is "
+                        "hosts x GPUs, and traffic between GPUs of one host stays in it")
     p.add_argument("--parallelism", choices=("ep", "tp"), default="ep",
                    help="ep: MoE expert parallelism; tp: dense tensor parallelism (default ep)")
     p.add_argument("--decode-hosts", type=int, help="default: one per prefill instance")

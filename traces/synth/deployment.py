@@ -142,15 +142,18 @@ def load_deployment(path):
 
 
 def generate_deployment(hosts, prefill_instances, degree, decode_hosts=None, cache_hosts=1,
-                        parallelism="ep", name="generated", nic_rate="100Gbps"):
+                        parallelism="ep", name="generated", nic_rate="100Gbps", gpus_per_host=1):
     """A deployment over ``hosts`` (in topology order, so an instance's hosts
     are neighbours: one leaf or pod when the topology numbers them so):
     ``prefill_instances`` instances of ``degree`` hosts each, then
     ``decode_hosts`` decode hosts (default: one per instance), then
-    ``cache_hosts`` prefix-cache holders.  Returns the YAML mapping, validated."""
+    ``cache_hosts`` prefix-cache holders; each host has ``gpus_per_host``
+    GPUs, so an instance's EP/TP degree is ``degree x gpus_per_host``.
+    Returns the YAML mapping, validated."""
     decode_hosts = prefill_instances if decode_hosts is None else decode_hosts
-    if min(prefill_instances, degree, decode_hosts) < 1 or cache_hosts < 0:
-        raise UserError("deployment", "instances, degree and decode hosts must be at least 1")
+    if min(prefill_instances, degree, decode_hosts, gpus_per_host) < 1 or cache_hosts < 0:
+        raise UserError("deployment", "instances, degree, decode hosts and GPUs per host "
+                                      "must be at least 1")
     if parallelism not in ("ep", "tp"):
         raise UserError("--parallelism", "ep (MoE) or tp (dense)")
     prefill = prefill_instances * degree
@@ -159,9 +162,10 @@ def generate_deployment(hosts, prefill_instances, degree, decode_hosts=None, cac
         raise UserError("deployment", f"needs {need} hosts ({prefill} prefill, {decode_hosts} "
                                       f"decode, {cache_hosts} cache), the topology has {len(hosts)}")
     data = {
-        "name": name, "gpus_per_host": 1, "gpu_tflops": 700, "nic_rate": nic_rate,
+        "name": name, "gpus_per_host": gpus_per_host, "gpu_tflops": 700, "nic_rate": nic_rate,
         "intra_host_rate": "900Gbps",
-        "prefill_instances": [{"hosts": list(hosts[i * degree:(i + 1) * degree]), parallelism: degree}
+        "prefill_instances": [{"hosts": list(hosts[i * degree:(i + 1) * degree]),
+                               parallelism: degree * gpus_per_host}
                               for i in range(prefill_instances)],
         "decode_hosts": list(hosts[prefill:prefill + decode_hosts]),
         "kv_cache": {"hosts": list(hosts[prefill + decode_hosts:need]), "reuse_ratio": 0.0,
