@@ -130,7 +130,6 @@ class RunRecords:
 
     def collectives(self, flows):
         coll = flows[flows["collective_id"].astype(bool)]
-        rows = []
         kinds = {collective_of(n)[0]: collective_of(n)[1] for n in self.trace.nodes
                  if n.kind == "flow" and n.stage == "collective"}
         if coll.empty:
