@@ -47,6 +47,11 @@ def register(subparsers):
     compare.add_argument("dirs", metavar="DIR", nargs=2, help="results or sweep directories")
     compare.add_argument("--out", metavar="FILE",
                          help="output file (default: ./compare-<A>-vs-<B>.html)")
+    compare.add_argument("--images", metavar="DIR",
+                         help="also save each figure as a static file in DIR (needs kaleido "
+                              "and Chromium)")
+    compare.add_argument("--image-format", choices=("svg", "png"), default="svg",
+                         help="format of --images (default: svg)")
     compare.set_defaults(func=compare_command)
 
 
@@ -86,7 +91,10 @@ def report_command(args):
 
 def compare_command(args):
     from analysis.compare import write_compare
-    path, text = write_compare(args.dirs[0], args.dirs[1], args.out)
+    path, text = write_compare(args.dirs[0], args.dirs[1], args.out, args.images,
+                               args.image_format)
     print(text)
     print(f"wrote {path}")
+    if args.images:
+        print(f"wrote the figures as {args.image_format} files into {args.images}")
     return 0

@@ -37,8 +37,9 @@ def default_output(dir_a, dir_b):
     return Path(f"compare-{a}-vs-{b}.html")
 
 
-def write_compare(dir_a, dir_b, out=None):
-    """Write the comparison page; returns (path, text summary for the terminal)."""
+def write_compare(dir_a, dir_b, out=None, images=None, image_format="svg"):
+    """Write the comparison page; returns (path, text summary for the terminal).
+    ``images``: also write each figure as a static file into that directory."""
     sweeps = is_sweep_dir(dir_a), is_sweep_dir(dir_b)
     if sweeps[0] != sweeps[1]:
         raise UserError(dir_b if sweeps[0] else dir_a, "compare needs two results directories "
@@ -47,6 +48,9 @@ def write_compare(dir_a, dir_b, out=None):
     out = Path(out) if out else default_output(dir_a, dir_b)
     page, text = (_compare_sweeps if sweeps[0] else _compare_runs)(dir_a, dir_b, labels)
     write_text_atomic(out, page.render())
+    if images is not None:
+        from analysis.static_export import export_figures
+        export_figures(page.figures, images, image_format)
     return out, text
 
 

@@ -101,3 +101,17 @@ def test_static_export(tmp_path, capsys):
     assert names == sorted(f"{name}.svg" for name in
                            ("attainment", "ttft_cdf", "cct_cdf", "stage_fct", "links", "gantt"))
     assert (tmp_path / "img" / "gantt.svg").read_text().startswith("<svg")
+
+
+def test_compare_exports_the_cross_validation_figure(tmp_path, capsys):
+    chromium()
+    pytest.importorskip("kaleido", reason="kaleido is not installed (pip install -e .)")
+    from tests.test_analysis_support import run_cli, synthetic_run
+    a = synthetic_run(tmp_path / "a", schedulers=("mfs",), requests=4)
+    b = synthetic_run(tmp_path / "b", schedulers=("mfs",), requests=4, load=1.5)
+    code, out, err = run_cli(capsys, "compare", a, b, "--out", tmp_path / "c.html",
+                             "--images", tmp_path / "img", "--image-format", "png")
+    assert code == 0, err
+    names = sorted(p.name for p in (tmp_path / "img").iterdir())
+    assert "crossval_fct_mfs.png" in names and "attainment.png" in names
+    assert (tmp_path / "img" / "crossval_fct_mfs.png").read_bytes()[:4] == b"\x89PNG"
