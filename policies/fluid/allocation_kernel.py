@@ -140,3 +140,31 @@ def _freeze(k, slot, water, frozen, rates, hops, nhops, count):  # pragma: no co
     for h in range(nhops[slot]):
         count[hops[slot, h]] -= 1
     return 1
+
+
+@njit(cache=True, nogil=True)
+def advance_slots(active, left, rate, dt):  # pragma: no cover (compiled)
+    """``dt`` seconds pass: each active slot sends ``rate x dt`` of its bytes left."""
+    for i in range(active.shape[0]):
+        slot = active[i]
+        left[slot] = max(left[slot] - rate[slot] * (dt / 8), 0.0)
+
+
+@njit(cache=True, nogil=True)
+def next_finish(active, left, rate, tolerance):  # pragma: no cover (compiled)
+    """(seconds from now to the earliest finish, the slots finishing within
+    ``tolerance`` of it, ascending); inf and none when nothing moves."""
+    best = np.inf
+    for i in range(active.shape[0]):
+        slot = active[i]
+        if rate[slot] > 0:
+            best = min(best, left[slot] * 8 / rate[slot])
+    finishing = []
+    if best < np.inf:
+        for i in range(active.shape[0]):
+            slot = active[i]
+            if rate[slot] > 0 and left[slot] * 8 / rate[slot] <= best + tolerance:
+                finishing.append(slot)
+    out = np.array(finishing, dtype=np.int64) if finishing else np.empty(0, np.int64)
+    out.sort()
+    return best, out

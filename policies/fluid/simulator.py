@@ -166,23 +166,17 @@ class FluidSimulator:
     def _next_completions(self):
         """The earliest finish time and the flows finishing then (in trace order)."""
         slots = self._slots
-        active = slots.active[:slots.n]
-        rate = slots.rate[active]
-        moving = rate > 0
-        if not moving.any():
+        after, finishing = slots.next_finish(slots.active[:slots.n], slots.left, slots.rate,
+                                             TIME_EPS)
+        if not len(finishing):
             return math.inf, []
-        active = active[moving]
-        at = self.now + slots.left[active] * 8 / rate[moving]
-        best = at.min()
-        finishing = np.sort(active[at <= best + TIME_EPS])
-        return float(best), [self.flows[slot].flow_id for slot in finishing]
+        return self.now + after, [self.flows[slot].flow_id for slot in finishing]
 
     def _advance(self, t):
         dt = t - self.now
         if dt > 0:
             slots = self._slots
-            active = slots.active[:slots.n]
-            slots.left[active] = np.maximum(slots.left[active] - slots.rate[active] * (dt / 8), 0.0)
+            slots.advance(slots.active[:slots.n], slots.left, slots.rate, dt)
         self.now = t
 
     def _allocate(self):
@@ -229,9 +223,10 @@ class _Slots:
     """Every flow's scheduling state as arrays indexed by its position in the run."""
 
     def __init__(self, flows, links):
-        from policies.fluid.allocation_kernel import allocate_slots   # compiles: import when used
+        # compiled on first use: imported here so that importing the package stays light
+        from policies.fluid.allocation_kernel import advance_slots, allocate_slots, next_finish
 
-        self._kernel = allocate_slots
+        self._kernel, self.advance, self.next_finish = allocate_slots, advance_slots, next_finish
         link_index = {link: i for i, link in enumerate(links)}
         self.capacity = np.array([float(links[link]) for link in links], dtype=np.float64)
         self.index = {f.flow_id: i for i, f in enumerate(flows)}
