@@ -6,16 +6,18 @@ demoted*, as their laxity shrinks; the paper's thresholds are not public, so
 this is a reconstruction with every number a parameter.
 
 Stage 3, P2D transfers (explicit deadline: request arrival + TTFT SLO) are
-classed by Minimal Link Utilization::
+classed by Minimal Link Utilization, the fraction of its most loaded link
+the transfer needs from now on to finish in time::
 
-    MLU = remaining_bytes * 8 / ((deadline - now) * bottleneck_rate_bps)
+    MLU = max over links l of the path:  bytes(l) * 8 / ((deadline - now) * rate(l))
 
-the fraction of its bottleneck the transfer needs from now on to finish in
-time.  With ``mlu_scope: request`` (default) ``remaining_bytes`` sums every
-unfinished P2D flow of the request that crosses this flow's bottleneck link:
-layer-wise P2D makes dozens of parallel flows per request, each of which
-alone looks lax until all are late together.  ``mlu_scope: flow`` uses the
-flow's own remaining bytes.  Class ``mluK`` holds MLU at or above the K-th
+With ``mlu_scope: request`` (default) ``bytes(l)`` sums the remaining bytes
+of every unfinished P2D flow of the request that crosses ``l``: layer-wise
+P2D makes dozens of parallel flows per request, each of which alone looks
+lax until all are late together, and the P2D flows from several prefill
+hosts meet on the decode host's downlink (incast), which the sender's
+uplink alone would not show.  ``mlu_scope: flow`` uses the flow's own
+remaining bytes (then the most loaded link is the slowest).  Class ``mluK`` holds MLU at or above the K-th
 of ``mlu_thresholds`` (``mlu0``: below the first, i.e. deferred).  With
 ``scavenger`` on, a flow whose MLU exceeds ``scavenger_mlu`` (1: not even
 line rate would make the deadline) moves to the scavenger queue for good, so
@@ -155,30 +157,31 @@ class MfsPolicy(Policy):
 
     # -- the two laxity measures ---------------------------------------------
 
-    def mlu(self, flow, now, remaining_bytes):
-        left = flow.deadline - now
+    def mlu(self, flow, view, link_bytes=None):
+        """The flow's MLU now.  ``link_bytes`` {(request, link): remaining
+        bytes}: the request's P2D bytes on each link, when the caller has
+        them (:func:`_request_link_bytes`)."""
+        left = flow.deadline - view.now
         if left <= 0:
             return float("inf")
-        return remaining_bytes * 8 / (left * flow.bottleneck_rate_bps)
-
-    def remaining_for_mlu(self, flow, view):
-        """The bytes the flow's MLU counts: its own, or its request's on its bottleneck."""
-        if self.params.mlu_scope == "flow" or flow.bottleneck_link is None:
-            return flow.remaining_bytes
-        return sum(g.remaining_bytes for g in view.flows_of_request(flow.request_id)
-                   if _counts_for_mlu(g) and flow.bottleneck_link in g.path)
+        if self.params.mlu_scope == "flow" or not flow.path:
+            return flow.remaining_bytes * 8 / (left * flow.bottleneck_rate_bps)
+        if link_bytes is None:
+            link_bytes = _request_link_bytes(
+                [g for g in view.flows_of_request(flow.request_id) if _counts_for_mlu(g)])
+        rates = view.link_rates
+        load = max(link_bytes[(flow.request_id, link)] / rates[link] for link in flow.path)
+        return load * 8 / left
 
     def rli(self, flow, view):
         return flow.layer - view.executing_layer(flow.request_id)
 
     # -- classes to queues -----------------------------------------------------
 
-    def target_queue(self, flow, view, remaining_bytes=None):
+    def target_queue(self, flow, view, link_bytes=None):
         """The queue the flow's current laxity calls for (before promotion-only)."""
         if _counts_for_mlu(flow):
-            if remaining_bytes is None:
-                remaining_bytes = self.remaining_for_mlu(flow, view)
-            mlu = self.mlu(flow, view.now, remaining_bytes)
+            mlu = self.mlu(flow, view, link_bytes)
             if self.params.scavenger and mlu > self.params.scavenger_mlu:
                 return self.scavenger_queue
             return self._mlu_queue[bisect_right(self.params.mlu_thresholds, mlu)]
@@ -220,23 +223,13 @@ class MfsPolicy(Policy):
         return {}  # a completion only lowers MLUs, and MFS never demotes
 
     def _reconsider_p2d(self, flows, view):
-        sums = None
-        if self.params.mlu_scope == "request":
-            # One pass over the paths instead of a sibling scan per flow.
-            sums = defaultdict(float)
-            for g in flows:
-                remaining = g.remaining_bytes
-                for link in g.path:
-                    sums[(g.request_id, link)] += remaining
+        # One pass over the paths instead of a sibling scan per flow.
+        sums = _request_link_bytes(flows) if self.params.mlu_scope == "request" else None
         changes = {}
         for flow in flows:
             if flow.queue is not None and flow.queue == self.scavenger_queue:
                 continue  # absorbing; it still counted in its request's sums above
-            if sums is None or flow.bottleneck_link is None:
-                remaining = flow.remaining_bytes
-            else:
-                remaining = sums[(flow.request_id, flow.bottleneck_link)]
-            self._note(changes, flow, self.target_queue(flow, view, remaining))
+            self._note(changes, flow, self.target_queue(flow, view, sums))
         return changes
 
     def _note(self, changes, flow, target):
@@ -247,3 +240,13 @@ class MfsPolicy(Policy):
 
 def _counts_for_mlu(flow):
     return flow.stage == "p2d" and flow.deadline is not None
+
+
+def _request_link_bytes(flows):
+    """{(request, link): remaining bytes of ``flows`` crossing the link}."""
+    sums = defaultdict(float)
+    for g in flows:
+        remaining = g.remaining_bytes
+        for link in g.path:
+            sums[(g.request_id, link)] += remaining
+    return sums

@@ -218,3 +218,26 @@ def test_custom_thresholds_and_layout():
     policy = get_policy("mfs", params, num_queues=3)
     view = view_of([p2d("a", 0.6), p2d("b", 0.4, rid="r2"), rli_flow("k", 0, rid="r3")])
     assert [policy.assign(view.flows[f], view).queue for f in "abk"] == [0, 1, 0]
+
+
+@pytest.mark.parametrize("scope, queue", [("request", 2), ("flow", 5)])
+def test_mlu_counts_the_most_loaded_link_incast_at_the_decode_host(scope, queue):
+    """h1->h7 and h2->h7 of one request, 0.4 MLU each: their uplinks are
+    0.4 loaded, the decode host's downlink 0.8 (class mlu3, Q2). The
+    per-flow scope sees 0.4 (class mlu1, Q5)."""
+    links = {"h1-up": RATE, "h2-up": RATE, "h7-down": RATE}
+    sched = Scheduler(get_policy("mfs", {"mlu_scope": scope}), links)
+    flows = [p2d("a", 0.4, path=("h1-up", "h7-down")), p2d("b", 0.4, path=("h2-up", "h7-down"))]
+    for flow in flows:
+        sched.add_flow(flow, 0.0)
+    assert [f.queue for f in flows] == [queue, queue]
+
+
+def test_mlu_of_a_slow_link_in_the_middle_of_the_path():
+    """The most loaded link weighs bytes by its rate: a 2.5 Gbit/s core
+    link carrying the flow makes 0.1 MLU worth of bytes 0.4."""
+    links = {"up": RATE, "core": RATE / 4, "down": RATE}
+    sched = Scheduler(get_policy("mfs"), links)
+    flow = p2d("a", 0.1, path=("up", "core", "down"))
+    sched.add_flow(flow, 0.0)
+    assert flow.queue == 5
