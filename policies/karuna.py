@@ -36,7 +36,7 @@ class KarunaParams(BaseModel):
     size_thresholds: SizeThresholds = None
     # Pace at this multiple of the minimal rate (1: exactly the minimal
     # rate; above 1 leaves slack for TCP's own inefficiency).
-    pace_headroom: float = Field(1.0, ge=1.0)
+    pace_headroom: float = Field(1.05, ge=1.0)
     # Push a new pacing rate only when it differs from the applied one by
     # more than this fraction.
     repace_tolerance: float = Field(0.05, ge=0.0)

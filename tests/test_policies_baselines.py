@@ -150,7 +150,7 @@ def test_pias_fits_size_quantiles():
     (1_250_000, 0.100, 0.100, None),     # deadline passed: unpaced
 ])
 def test_karuna_deadline_flows_on_top_paced_at_minimal_rate(size, deadline, now, pace):
-    policy = get_policy("karuna", {"size_thresholds": [10**6]})
+    policy = get_policy("karuna", {"size_thresholds": [10**6], "pace_headroom": 1.0})
     d = assign_all(policy, [flow("p", size, stage="p2d", deadline=deadline)], now)["p"]
     assert d.queue == 0
     assert d.pace_bps == (None if pace is None else pytest.approx(pace))
@@ -167,6 +167,12 @@ def test_karuna_other_flows_by_size_below_the_top(num_queues, thresholds, size, 
     policy = get_policy("karuna", {"size_thresholds": thresholds}, num_queues=num_queues)
     d = assign_all(policy, [flow("f", size, stage="kv_fetch")])["f"]
     assert (d.queue, d.pace_bps) == (queue, None)
+
+
+def test_karuna_paces_with_its_default_headroom():
+    policy = get_policy("karuna", {"size_thresholds": [10**6]})
+    d = assign_all(policy, [flow("p", 1_250_000, stage="p2d", deadline=0.100)])["p"]
+    assert d.pace_bps == pytest.approx(105e6)      # 10 Mbit in 100 ms, x 1.05
 
 
 def test_karuna_p2d_without_deadline_is_sized():
@@ -187,7 +193,7 @@ def test_karuna_fit_ignores_p2d_sizes():
 
 
 def test_karuna_repaces_on_ticks_beyond_the_tolerance():
-    sched = Scheduler(get_policy("karuna", {"size_thresholds": []}), LINKS)
+    sched = Scheduler(get_policy("karuna", {"size_thresholds": [], "pace_headroom": 1.0}), LINKS)
     p = flow("p", 1_250_000, stage="p2d", deadline=0.100)
     sched.add_flow(p, 0.0)
     assert p.pace_bps == pytest.approx(100e6)
