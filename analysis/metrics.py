@@ -5,6 +5,8 @@ returns an ordered {metric: number or None}; the key order is the column
 order of summary.csv.  None means "no data" (e.g. no P2D flows), never 0.
 """
 
+import pandas as pd
+
 from analysis.schema import STAGES
 from analysis.stats import mean, percentile, ratio
 
@@ -25,8 +27,16 @@ def request_metrics(requests):
     window_us = float(arrivals.max() - arrivals.min()) if n >= 2 else 0.0
     # n arrivals span n-1 inter-arrival gaps.
     offered = ratio((n - 1) * US_PER_S, window_us) if n >= 2 else None
+    # Requests no scheduler could serve in time (requests.csv's ``feasible``;
+    # absent from results written before it existed).
+    feasible = requests["feasible"] if "feasible" in requests else pd.Series(dtype=object)
+    known = feasible.notna()
+    feasible = feasible[known].astype(str).str.lower().isin(["true", "1"])
+    met_feasible = int((met[known] & feasible).sum()) if known.any() else 0
     return {
         "requests": n,
+        "requests_infeasible": int((~feasible).sum()) if known.any() else None,
+        "slo_attainment_feasible": ratio(met_feasible, int(feasible.sum())) if known.any() else None,
         "requests_finished": int(finished.sum()),
         "requests_unfinished": int((~finished).sum()),
         "slo_met": int(met.sum()),

@@ -94,6 +94,14 @@ def headline_text(summary):
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.rjust(w) if i else cell.ljust(w)
                        for i, (cell, w) in enumerate(zip(row, widths))) for row in rows]
+    infeasible = {m.get("requests_infeasible") for m in summary["schedulers"].values()}
+    if len(infeasible) == 1 and (count := infeasible.pop()):
+        n = next(iter(summary["schedulers"].values()))["requests"]
+        lines.append(f"{count} of {n} requests no scheduler could serve in time (their critical "
+                     f"path, compute queue included, on an idle network exceeds the SLO); "
+                     f"attainment over the other {n - count}: " + ", ".join(
+                         f"{name} {format_number(m.get('slo_attainment_feasible'))}"
+                         for name, m in summary["schedulers"].items()))
     ratios = summary.get("attainment_ratio") or {}
     if ratios:
         lines.append(f"{display_name(summary['reference'])} SLO attainment / baseline: " + ", ".join(

@@ -13,11 +13,13 @@ import re
 import numpy as np
 import pandas as pd
 
+from traces.isolated import ttft_lower_bounds
+
 FLOW_COLUMNS = ["flow_id", "request_id", "stage", "layer", "collective_id", "src", "dst", "protocol",
                 "bytes", "bottleneck_bps", "ready_us", "start_us", "first_byte_us", "end_us", "fct_us",
                 "queue_initial", "queue_final", "promotions", "retransmits", "status", "reason"]
 REQUEST_COLUMNS = ["request_id", "arrival_us", "ttft_slo_us", "deadline_us", "ttft_us", "slo_met",
-                   "scavenged", "input_tokens", "output_tokens"]
+                   "scavenged", "input_tokens", "output_tokens", "ttft_bound_us", "feasible"]
 COLLECTIVE_COLUMNS = ["collective_id", "request_id", "layer", "kind", "flows", "ready_us", "end_us",
                       "cct_us"]
 
@@ -116,16 +118,23 @@ class RunRecords:
         scavenged = set()
         if len(self.changes):
             scavenged = set(self.changes.loc[self.changes["reason"] == "scavenger", "request_id"].astype(str))
+        topology = self.routes.topology
+        bounds = ttft_lower_bounds(self.trace, lambda host: topology.host_link(host).rate_bps)
         rows = []
         for req in self.trace.requests:
             end = self.node_end(nodes[req.terminal]) if req.terminal in nodes else None
             ttft = None if end is None else round(self.us(end) - req.arrival_us, 3)
+            bound = bounds.get(req.id)
             rows.append({
                 "request_id": req.id, "arrival_us": req.arrival_us, "ttft_slo_us": req.ttft_slo_us,
                 "deadline_us": req.deadline_us, "ttft_us": ttft,
                 "slo_met": ttft is not None and req.ttft_slo_us is not None and ttft <= req.ttft_slo_us,
                 "scavenged": req.id in scavenged,
-                "input_tokens": req.input_tokens, "output_tokens": req.output_tokens})
+                "input_tokens": req.input_tokens, "output_tokens": req.output_tokens,
+                "ttft_bound_us": None if bound is None else round(bound, 3),
+                # no scheduler can meet an SLO below the bound (None: no SLO or no bound)
+                "feasible": None if bound is None or req.ttft_slo_us is None
+                else bound <= req.ttft_slo_us})
         return pd.DataFrame(rows, columns=REQUEST_COLUMNS)
 
     def collectives(self, flows):

@@ -108,6 +108,13 @@ def test_run_backend_sim_on_the_default_workload_and_compare(tmp_path):
             assert (out / name / table).exists(), (name, table)
         flows = pd.read_csv(out / name / "flows.csv")
         assert (flows["status"] == "ok").all() and len(flows) == 264
+        # the lower bound holds: no request beat it under any scheduler
+        requests = pd.read_csv(out / name / "requests.csv")
+        assert requests["ttft_bound_us"].notna().all()
+        assert (requests["ttft_bound_us"] <= requests["ttft_us"] + 1e-3).all(), name
+        assert (requests["feasible"] == (requests["ttft_bound_us"] <= requests["ttft_slo_us"])).all()
+    summary = json.loads((out / "summary.json").read_text())
+    assert all(m["requests_infeasible"] is not None for m in summary["schedulers"].values())
     assert (out / "report.html").exists()
     compared = run_cli("compare", out, out, "--out", tmp_path / "c.html")
     assert compared.returncode == 0, compared.stderr

@@ -100,6 +100,21 @@ def test_isolated_ttft_is_the_critical_path(tmp_path):
     assert iso["b"].ttft_us == pytest.approx(1.0)
 
 
+def test_ttft_lower_bound_counts_the_queue_ahead_of_a_request(tmp_path):
+    """Request b's first node waits for a's compute (one instance, FCFS):
+    alone b takes 1 us; behind a it cannot end before a's 20 us compute
+    plus its own 1 us, i.e. 21 - 10.5 = 10.5 us after its arrival."""
+    from traces.isolated import ttft_lower_bounds
+
+    records = small_dag()
+    records[-1]["deps"] = ["a.L0"]
+    trace = traces.load_trace(write_lines(tmp_path / "t.jsonl", records))
+    bounds = ttft_lower_bounds(trace, lambda host: 8e9)
+    assert bounds["a"] == pytest.approx(20 + 4096 / 1000)       # a is first: its isolated path
+    assert bounds["b"] == pytest.approx(20 + 1.0 - 10.5)
+    assert traces.isolated_times(trace, lambda host: 8e9)["b"].ttft_us == pytest.approx(1.0)
+
+
 def test_topological_order_lists_dependencies_first():
     trace = traces.load_trace(traces_default())
     index = {n.id: i for i, n in enumerate(trace.nodes)}

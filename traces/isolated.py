@@ -37,17 +37,44 @@ def isolated_times(trace, rate_of=None):
     ``rate_of(host) -> bit/s`` defaults to the NIC rates in the trace header
     (100 Gbit/s where it says nothing).
     """
+    index, finish, network = _critical_paths(trace, rate_of, alone=True)
+    result = {}
+    for req, end in _terminals(trace, index, finish):
+        total, net = finish[end], network[end]
+        result[req.id] = IsolatedTime(req.id, total, net, total - net)
+    return result
+
+
+def ttft_lower_bounds(trace, rate_of=None):
+    """Request id -> the TTFT (us) no network scheduler can beat.
+
+    The whole trace on an uncontended network: every node starts when its
+    request has arrived and its dependencies, other requests' included (the
+    prefill instance's queue), have ended; compute takes its duration, a flow
+    ``bytes * 8 / rate`` at the slower of its two NICs.  Contention only
+    delays nodes, and no path is faster than its NICs, so a request whose
+    bound exceeds its SLO misses under every scheduler.
+    """
+    index, finish, _ = _critical_paths(trace, rate_of, alone=False)
+    arrivals = {r.id: r.arrival_us for r in trace.requests}
+    return {req.id: finish[end] - arrivals[req.id] for req, end in _terminals(trace, index, finish)}
+
+
+def _critical_paths(trace, rate_of, alone):
+    """Each node's finish: from 0 with its own request's dependencies only
+    (``alone``), or from its request's arrival with every dependency."""
     rate_of = rate_of or trace.nic_rate
     index = {node.id: i for i, node in enumerate(trace.nodes)}
     order, _ = topological_order(trace.nodes, index)
+    arrivals = {r.id: r.arrival_us for r in trace.requests}
     finish = [0.0] * len(trace.nodes)
     network = [0.0] * len(trace.nodes)
     for i in order:
         node = trace.nodes[i]
-        start, net = 0.0, 0.0
+        start, net = (0.0, 0.0) if alone else (arrivals.get(node.request_id, 0.0), 0.0)
         for dep in node.deps:
             j = index[dep]
-            if trace.nodes[j].request_id == node.request_id and finish[j] > start:
+            if (not alone or trace.nodes[j].request_id == node.request_id) and finish[j] > start:
                 start, net = finish[j], network[j]
         if isinstance(node, FlowNode):
             took = flow_time_us(node, rate_of)
@@ -56,15 +83,16 @@ def isolated_times(trace, rate_of=None):
             took = node.duration_us
             network[i] = net
         finish[i] = start + took
-    result = {}
+    return index, finish, network
+
+
+def _terminals(trace, index, finish):
+    """(request, index of its terminal node): the named one, else its last to end."""
     last = {}
     for i, node in enumerate(trace.nodes):
         if node.request_id not in last or finish[i] >= finish[last[node.request_id]]:
             last[node.request_id] = i
     for req in trace.requests:
         end = index.get(req.terminal) if req.terminal else last.get(req.id)
-        if end is None:
-            continue
-        total, net = finish[end], network[end]
-        result[req.id] = IsolatedTime(req.id, total, net, total - net)
-    return result
+        if end is not None:
+            yield req, end
