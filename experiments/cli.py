@@ -297,6 +297,8 @@ def cmd_run(args):
         from mininet.log import setLogLevel
         setLogLevel("warning")
     out = args.out or default_out_dir("run")
+    if args.seeds is not None:
+        return _run_seeds(args, trace, topology, dilation, speed, schedulers, out)
     fidelity = run_experiment(topology, dilation, args.trace, schedulers, out,
                               policy_config=args.policy_config, timeout=args.timeout, trace=trace,
                               speed=speed, reference=_reference(args),
@@ -306,6 +308,38 @@ def cmd_run(args):
     postprocess_run(out)
     print(f"results: {out}")
     return 0 if all(f["flows_failed"] == 0 for f in fidelity.values()) else 1
+
+
+def _run_seeds(args, trace, topology, dilation, speed, schedulers, out):
+    """``run --seeds N``: the trace's recipe drawn N times (trial K: its seeds
+    + K; trial 0 is the trace itself), one results directory each
+    (OUT/seed-K), then mean and 95 % CI (seeds.json)."""
+    from analysis.postprocess import postprocess_run
+    from analysis.seeds import seeds_text, write_seeds_summary
+    from experiments.experiment import run_experiment
+    from experiments.seeds import seeded_trace, synth_recipe
+    from traces import load_trace
+
+    if args.seeds < 2:
+        raise UserError("--seeds", "needs at least 2 seeds for a confidence interval")
+    recipe = synth_recipe(trace, args.trace)     # every check before anything runs
+    hosts = {h.name for h in topology.hosts}
+    directories, ok = [], True
+    for seed in range(args.seeds):
+        directory = os.path.join(out, f"seed-{seed}")
+        path = seeded_trace(recipe, seed, os.path.join(directory, "trace.jsonl"))
+        fidelity = run_experiment(topology, dilation, path, schedulers, directory,
+                                  policy_config=args.policy_config, timeout=args.timeout,
+                                  trace=load_trace(path, hosts=hosts), speed=speed,
+                                  reference=_reference(args), backend=BACKENDS[args.backend],
+                                  sim_start_lag=args.sim_start_lag * 1e-6)
+        postprocess_run(directory)
+        directories.append(directory)
+        ok = ok and all(f["flows_failed"] == 0 for f in fidelity.values())
+    result = write_seeds_summary(out, directories, range(args.seeds), _reference(args))
+    print(seeds_text(result))
+    print(f"results: {out} (seeds.json; one directory per seed)")
+    return 0 if ok else 1
 
 
 def cmd_sweep(args):
@@ -425,6 +459,10 @@ def register(subparsers):
     run = subparsers.add_parser(
         "run", help="replay a trace under each scheduler on the emulated fabric")
     add_run_options(run)
+    run.add_argument("--seeds", type=int, metavar="N",
+                     help="repeated trials: re-draw the trace's 'trace synth' recipe N times "
+                          "(trial K: its seeds + K; requests, arrivals, cache placement), run "
+                          "each, and report mean and 95%% confidence intervals (seeds.json)")
     run.set_defaults(func=cmd_run)
 
     sweep = subparsers.add_parser(

@@ -1,0 +1,72 @@
+"""Repeated trials: the same workload recipe drawn with seeds 0..N-1.
+
+A synthesized trace records the ``trace synth`` command that made it (its
+header's ``source``).  Trial ``k`` re-runs that recipe in-process with the
+built-in request generator's seed and the cache-placement ``--seed`` both
+moved on by ``k`` (which requests, their sizes, the Poisson arrivals, where
+the prefix cache holds blocks), so trial 0 is the trace itself and the
+trials differ in exactly what a new sample of the workload would.
+The recorded command is parsed with the command's own argument parser and
+never reaches a shell.
+"""
+
+import argparse
+import os
+import shlex
+
+from common.errors import UserError
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SYNTH_PREFIX = ("run_emulation.py", "trace", "synth")
+
+
+def synth_recipe(trace, where):
+    """The ``trace synth`` arguments recorded in ``trace``'s header, parsed."""
+    from traces.cli import _add_synth
+
+    words = shlex.split(trace.source or "")
+    if tuple(os.path.basename(w) for w in words[:3]) != SYNTH_PREFIX:
+        raise UserError(where, "--seeds needs a trace made by 'trace synth' (its header's "
+                               "source records the recipe); this one says "
+                               f"{(trace.source or 'nothing')[:80]!r}")
+    parser = argparse.ArgumentParser(prog="trace", add_help=False)
+    _add_synth(parser.add_subparsers(dest="trace_command"))
+    try:
+        args = parser.parse_args(words[2:])
+    except SystemExit:
+        raise UserError(where, "the recorded 'trace synth' command does not parse") from None
+    if args.requests.split(":", 1)[0] != "builtin":
+        raise UserError(where, "--seeds draws new requests from the built-in generator; this "
+                               f"trace's requests come from {args.requests!r}")
+    from traces.synth.request_generator import parse_spec
+    parse_spec(args.requests)                      # fails here, before anything runs
+    args.deployment = _resolve(args.deployment, where)
+    return args
+
+
+def seeded_trace(recipe, trial, out):
+    """Write the recipe's trace for trial ``trial`` (0: the recipe's own
+    seeds) to ``out``; returns ``out``."""
+    from traces.commands import cmd_synth
+    from traces.synth.request_generator import parse_spec
+
+    args = argparse.Namespace(**vars(recipe))
+    base = parse_spec(args.requests)["seed"]
+    spec = args.requests.split(":", 1)
+    items = [i for i in (spec[1].split(",") if len(spec) > 1 else [])
+             if i.strip() and i.split("=", 1)[0].strip() != "seed"]
+    args.requests = "builtin:" + ",".join(items + [f"seed={base + trial}"])
+    args.seed, args.out = recipe.seed + trial, str(out)
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    cmd_synth(args)
+    return args.out
+
+
+def _resolve(path, where):
+    """A path from the recorded command: as given, or relative to the project."""
+    if os.path.exists(path):
+        return path
+    candidate = os.path.join(PROJECT_ROOT, path)
+    if not os.path.isabs(path) and os.path.exists(candidate):
+        return candidate
+    raise UserError(where, f"the recorded deployment {path!r} is not found")
