@@ -297,7 +297,7 @@ def cmd_run(args):
         from mininet.log import setLogLevel
         setLogLevel("warning")
     out = args.out or default_out_dir("run")
-    if args.seeds is not None:
+    if getattr(args, "seeds", None) is not None:   # only `run` has --seeds
         return _run_seeds(args, trace, topology, dilation, speed, schedulers, out)
     fidelity = run_experiment(topology, dilation, args.trace, schedulers, out,
                               policy_config=args.policy_config, timeout=args.timeout, trace=trace,
@@ -317,12 +317,13 @@ def _run_seeds(args, trace, topology, dilation, speed, schedulers, out):
     from analysis.postprocess import postprocess_run
     from analysis.seeds import seeds_text, write_seeds_summary
     from experiments.experiment import run_experiment
-    from experiments.seeds import seeded_trace, synth_recipe
+    from experiments.seeds import check_windows, seeded_trace, synth_recipe
     from traces import load_trace
 
     if args.seeds < 2:
         raise UserError("--seeds", "needs at least 2 seeds for a confidence interval")
     recipe = synth_recipe(trace, args.trace)     # every check before anything runs
+    check_windows(recipe, args.seeds, args.trace)
     hosts = {h.name for h in topology.hosts}
     directories, ok = [], True
     for seed in range(args.seeds):
@@ -461,8 +462,9 @@ def register(subparsers):
     add_run_options(run)
     run.add_argument("--seeds", type=int, metavar="N",
                      help="repeated trials: re-draw the trace's 'trace synth' recipe N times "
-                          "(trial K: its seeds + K; requests, arrivals, cache placement), run "
-                          "each, and report mean and 95%% confidence intervals (seeds.json)")
+                          "(trial K: its seeds + K, or the K-th next window of a real request "
+                          "trace), run each, and report mean and 95%% confidence intervals "
+                          "(seeds.json)")
     run.set_defaults(func=cmd_run)
 
     sweep = subparsers.add_parser(

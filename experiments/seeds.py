@@ -2,10 +2,15 @@
 
 A synthesized trace records the ``trace synth`` command that made it (its
 header's ``source``).  Trial ``k`` re-runs that recipe in-process with the
-built-in request generator's seed and the cache-placement ``--seed`` both
-moved on by ``k`` (which requests, their sizes, the Poisson arrivals, where
-the prefix cache holds blocks), so trial 0 is the trace itself and the
-trials differ in exactly what a new sample of the workload would.
+cache-placement ``--seed`` moved on by ``k``, and a new sample of requests:
+
+* built-in requests: the generator's seed moved on by ``k`` (which
+  requests, their sizes, the Poisson arrivals);
+* requests from a real trace (``--requests FILE --max-requests N``): the
+  ``k``-th next window of N requests of that trace (``--first-request``
+  moved on by ``k x N``), re-timed to start at 0.
+
+Trial 0 is the trace itself.
 The recorded command is parsed with the command's own argument parser and
 never reaches a shell.
 """
@@ -35,13 +40,28 @@ def synth_recipe(trace, where):
         args = parser.parse_args(words[2:])
     except SystemExit:
         raise UserError(where, "the recorded 'trace synth' command does not parse") from None
-    if args.requests.split(":", 1)[0] != "builtin":
-        raise UserError(where, "--seeds draws new requests from the built-in generator; this "
-                               f"trace's requests come from {args.requests!r}")
-    from traces.synth.request_generator import parse_spec
-    parse_spec(args.requests)                      # fails here, before anything runs
+    if args.requests.split(":", 1)[0] == "builtin":
+        from traces.synth.request_generator import parse_spec
+        parse_spec(args.requests)                  # fails here, before anything runs
+    elif not args.max_requests:
+        raise UserError(where, "--seeds takes new windows of the recorded request trace, which "
+                               "needs the recipe's --max-requests")
+    else:
+        args.requests = _resolve(args.requests, where)
     args.deployment = _resolve(args.deployment, where)
     return args
+
+
+def check_windows(recipe, trials, where):
+    """A real request trace must hold ``trials`` full windows of the recipe's size."""
+    if recipe.requests.split(":", 1)[0] == "builtin":
+        return
+    from traces import load_trace
+    have = len(load_trace(recipe.requests, validate=False).requests) - recipe.first_request
+    need = trials * recipe.max_requests
+    if have < need:
+        raise UserError(where, f"{trials} trials of {recipe.max_requests} requests need {need} "
+                               f"requests from {recipe.requests}; it has {have} from the first used")
 
 
 def seeded_trace(recipe, trial, out):
@@ -51,11 +71,14 @@ def seeded_trace(recipe, trial, out):
     from traces.synth.request_generator import parse_spec
 
     args = argparse.Namespace(**vars(recipe))
-    base = parse_spec(args.requests)["seed"]
-    spec = args.requests.split(":", 1)
-    items = [i for i in (spec[1].split(",") if len(spec) > 1 else [])
-             if i.strip() and i.split("=", 1)[0].strip() != "seed"]
-    args.requests = "builtin:" + ",".join(items + [f"seed={base + trial}"])
+    if args.requests.split(":", 1)[0] == "builtin":
+        base = parse_spec(args.requests)["seed"]
+        spec = args.requests.split(":", 1)
+        items = [i for i in (spec[1].split(",") if len(spec) > 1 else [])
+                 if i.strip() and i.split("=", 1)[0].strip() != "seed"]
+        args.requests = "builtin:" + ",".join(items + [f"seed={base + trial}"])
+    else:
+        args.first_request = recipe.first_request + trial * recipe.max_requests
     args.seed, args.out = recipe.seed + trial, str(out)
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     cmd_synth(args)
@@ -69,4 +92,4 @@ def _resolve(path, where):
     candidate = os.path.join(PROJECT_ROOT, path)
     if not os.path.isabs(path) and os.path.exists(candidate):
         return candidate
-    raise UserError(where, f"the recorded deployment {path!r} is not found")
+    raise UserError(where, f"the recorded file {path!r} is not found")

@@ -57,3 +57,29 @@ def test_run_seeds_needs_a_synthesized_trace(tmp_path):
                      "--out", tmp_path / "x")
     assert result.returncode != 0 and "--seeds needs a trace made by 'trace synth'" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "x").exists()
+
+
+def test_run_seeds_takes_new_windows_of_a_real_request_trace(tmp_path):
+    """A recipe over a request trace (--requests FILE --max-requests 10):
+    trial K takes that trace's requests 10K..10K+9, re-timed to start at 0."""
+    source, recipe = tmp_path / "source.jsonl", tmp_path / "w.jsonl"
+    common = ["--model", "mixtral-8x7b", "--layers", "2",
+              "--deployment", "traces/deployments/single_tor_8.yaml"]
+    assert run_cli("trace", "synth", "--requests", "builtin:n=30", *common,
+                   "--out", source).returncode == 0
+    made = run_cli("trace", "synth", "--requests", source, "--max-requests", "10", *common,
+                   "--out", recipe)
+    assert made.returncode == 0, made.stderr
+    too_many = run_cli("run", "--backend", "sim", "--seeds", "4", "--trace", recipe,
+                       "--out", tmp_path / "x")
+    assert too_many.returncode != 0 and "4 trials of 10 requests need 40" in too_many.stderr
+    assert not (tmp_path / "x").exists()
+    out = tmp_path / "seeds"
+    result = run_cli("run", "--backend", "sim", "--seeds", "3", "--trace", recipe,
+                     "--scheduler", "fair", "--out", out)
+    assert result.returncode == 0, result.stderr
+    tokens = [r.input_tokens for r in load_trace(source).requests]
+    for k in range(3):
+        window = load_trace(out / f"seed-{k}" / "trace.jsonl").requests
+        assert [r.input_tokens for r in window] == tokens[10 * k:10 * k + 10]
+        assert min(r.arrival_us for r in window) == 0

@@ -99,6 +99,9 @@ def _add_synth(commands):
     p.add_argument("--rate-scale", type=float, default=1.0, metavar="F",
                    help="multiply the request rate by F before building")
     p.add_argument("--max-requests", type=int, metavar="N", help="use the first N requests")
+    p.add_argument("--first-request", type=int, default=0, metavar="K",
+                   help="skip the first K requests (in arrival order) before --max-requests; "
+                        "arrivals then start at 0 (default 0)")
     p.add_argument("--seed", type=int, default=0, help="seed for cache placement (default 0)")
     p.set_defaults(func=_lazy("cmd_synth"))
 

@@ -112,7 +112,7 @@ def _window(text):
 
 # -- synth -----------------------------------------------------------------------
 def cmd_synth(args):
-    from traces.request_ops import scale_rate, subsample
+    from traces.request_ops import scale_rate, skip_requests, subsample
     from traces.synth.deployment import load_deployment
     from traces.synth.models import load_model
     from traces.synth.request_generator import generate_requests
@@ -125,6 +125,8 @@ def cmd_synth(args):
         requests = load_trace(args.requests).requests
     if not requests:
         raise UserError(args.requests, "no requests")
+    if args.first_request:
+        requests = skip_requests(requests, args.first_request)
     if args.max_requests:
         requests = subsample(requests, max_requests=args.max_requests)
     requests = scale_rate(requests, args.rate_scale)
@@ -228,8 +230,8 @@ def _command_line(args):
     for name, value in vars(args).items():
         if name in skip or value is None or value is False:
             continue
-        if name in ("rate_scale",) and value == 1.0:
-            continue
+        if (name, value) in (("rate_scale", 1.0), ("first_request", 0)):
+            continue                         # defaults: the recorded command stays short
         if args.trace_command == "import":
             capture_option = name in _CAPTURE_ONLY
             if capture_option == (args.format in REQUEST_FORMATS):

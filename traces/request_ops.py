@@ -39,6 +39,18 @@ def time_window(requests, start_us=None, end_us=None):
     return [r for r in requests if lo <= r.arrival_us - origin < hi]
 
 
+def skip_requests(requests, count):
+    """All but the first ``count`` requests (in arrival order), re-timed so
+    the first one left arrives at 0: another window of the same trace."""
+    if count < 0:
+        raise UserError("--first-request", f"must be at least 0, got {count!r}")
+    kept = sorted(requests, key=lambda r: r.arrival_us)[count:]
+    if not kept:
+        raise UserError("--first-request", f"skips all {len(requests)} requests")
+    origin = kept[0].arrival_us
+    return [dataclasses.replace(r, arrival_us=round(r.arrival_us - origin, 3)) for r in kept]
+
+
 def subsample(requests, fraction=None, max_requests=None, seed=0):
     """A seeded random subset, in the original order.
 
