@@ -298,7 +298,9 @@ def cmd_run(args):
         setLogLevel("warning")
     out = args.out or default_out_dir("run")
     if getattr(args, "seeds", None) is not None:   # only `run` has --seeds
-        return _run_seeds(args, trace, topology, dilation, speed, schedulers, out)
+        from experiments.seeds import run_trials
+        return run_trials(args, trace, topology, dilation, speed, schedulers, out,
+                          backend=BACKENDS[args.backend], reference=_reference(args))
     fidelity = run_experiment(topology, dilation, args.trace, schedulers, out,
                               policy_config=args.policy_config, timeout=args.timeout, trace=trace,
                               speed=speed, reference=_reference(args),
@@ -308,39 +310,6 @@ def cmd_run(args):
     postprocess_run(out)
     print(f"results: {out}")
     return 0 if all(f["flows_failed"] == 0 for f in fidelity.values()) else 1
-
-
-def _run_seeds(args, trace, topology, dilation, speed, schedulers, out):
-    """``run --seeds N``: the trace's recipe drawn N times (trial K: its seeds
-    + K; trial 0 is the trace itself), one results directory each
-    (OUT/seed-K), then mean and 95 % CI (seeds.json)."""
-    from analysis.postprocess import postprocess_run
-    from analysis.seeds import seeds_text, write_seeds_summary
-    from experiments.experiment import run_experiment
-    from experiments.seeds import check_windows, seeded_trace, synth_recipe
-    from traces import load_trace
-
-    if args.seeds < 2:
-        raise UserError("--seeds", "needs at least 2 seeds for a confidence interval")
-    recipe = synth_recipe(trace, args.trace)     # every check before anything runs
-    check_windows(recipe, args.seeds, args.trace)
-    hosts = {h.name for h in topology.hosts}
-    directories, ok = [], True
-    for seed in range(args.seeds):
-        directory = os.path.join(out, f"seed-{seed}")
-        path = seeded_trace(recipe, seed, os.path.join(directory, "trace.jsonl"))
-        fidelity = run_experiment(topology, dilation, path, schedulers, directory,
-                                  policy_config=args.policy_config, timeout=args.timeout,
-                                  trace=load_trace(path, hosts=hosts), speed=speed,
-                                  reference=_reference(args), backend=BACKENDS[args.backend],
-                                  sim_start_lag=args.sim_start_lag * 1e-6)
-        postprocess_run(directory)
-        directories.append(directory)
-        ok = ok and all(f["flows_failed"] == 0 for f in fidelity.values())
-    result = write_seeds_summary(out, directories, range(args.seeds), _reference(args))
-    print(seeds_text(result))
-    print(f"results: {out} (seeds.json; one directory per seed)")
-    return 0 if ok else 1
 
 
 def cmd_sweep(args):

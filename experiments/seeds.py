@@ -93,3 +93,35 @@ def _resolve(path, where):
     if not os.path.isabs(path) and os.path.exists(candidate):
         return candidate
     raise UserError(where, f"the recorded file {path!r} is not found")
+
+
+def run_trials(args, trace, topology, dilation, speed, schedulers, out, backend, reference):
+    """``run --seeds N``: the trace's recipe drawn N times, one results
+    directory each (OUT/seed-K), then mean and 95 % CI (OUT/seeds.json).
+    Every check runs before the first trial starts."""
+    from analysis.postprocess import postprocess_run
+    from analysis.seeds import seeds_text, write_seeds_summary
+    from experiments.experiment import run_experiment
+    from traces import load_trace
+
+    if args.seeds < 2:
+        raise UserError("--seeds", "needs at least 2 seeds for a confidence interval")
+    recipe = synth_recipe(trace, args.trace)
+    check_windows(recipe, args.seeds, args.trace)
+    hosts = {h.name for h in topology.hosts}
+    directories, ok = [], True
+    for trial in range(args.seeds):
+        directory = os.path.join(out, f"seed-{trial}")
+        path = seeded_trace(recipe, trial, os.path.join(directory, "trace.jsonl"))
+        fidelity = run_experiment(topology, dilation, path, schedulers, directory,
+                                  policy_config=args.policy_config, timeout=args.timeout,
+                                  trace=load_trace(path, hosts=hosts), speed=speed,
+                                  reference=reference, backend=backend,
+                                  sim_start_lag=args.sim_start_lag * 1e-6)
+        postprocess_run(directory)
+        directories.append(directory)
+        ok = ok and all(f["flows_failed"] == 0 for f in fidelity.values())
+    result = write_seeds_summary(out, directories, range(args.seeds), reference)
+    print(seeds_text(result))
+    print(f"results: {out} (seeds.json; one directory per seed)")
+    return 0 if ok else 1
