@@ -297,7 +297,7 @@ def cmd_run(args):
         from mininet.log import setLogLevel
         setLogLevel("warning")
     out = args.out or default_out_dir("run")
-    if getattr(args, "seeds", None) is not None:   # only `run` has --seeds
+    if args.seeds is not None:
         from experiments.seeds import run_trials
         return run_trials(args, trace, topology, dilation, speed, schedulers, out,
                           backend=BACKENDS[args.backend], reference=_reference(args))
@@ -455,4 +455,4 @@ def register(subparsers):
 
     default = subparsers.add_parser("default", help="the default experiment (no arguments)")
     add_run_options(default)
-    default.set_defaults(func=cmd_default)
+    default.set_defaults(func=cmd_default, seeds=None)   # cmd_default runs cmd_run

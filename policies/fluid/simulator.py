@@ -78,11 +78,6 @@ class FluidSimulator:
         self._next_tick = 1
         self._moved = False
 
-    @property
-    def rates(self):
-        """{flow id: bit/s} of the active flows."""
-        return {fid: float(self._slots.rate[s.slot]) for fid, s in self.active.items()}
-
     def run(self, until=None, fit=True):
         if fit:
             self.scheduler.fit([f.size_bytes for f in self.flows], [f.stage for f in self.flows])
