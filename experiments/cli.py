@@ -321,19 +321,28 @@ def cmd_sweep(args):
 
     chosen = [(name, text) for name, text in (("rate", args.rates), ("bandwidth", args.bandwidths),
                                               ("slo_scale", args.slo_scales)) if text]
-    if len(chosen) != 1:
-        raise UserError("sweep", "give exactly one of --rates, --bandwidths, --slo-scales")
-    parameter, text = chosen[0]
-    option = {"rate": "--rates", "bandwidth": "--bandwidths", "slo_scale": "--slo-scales"}[parameter]
-    values = parse_values(text, option)
+    if not 1 <= len(chosen) <= 2:
+        raise UserError("sweep", "give one of --rates, --bandwidths, --slo-scales, or two of "
+                                 "them (with --seeds) for a regime map")
+    options = {"rate": "--rates", "bandwidth": "--bandwidths", "slo_scale": "--slo-scales"}
+    axes = [(parameter, parse_values(text, options[parameter])) for parameter, text in chosen]
     rate, mtu = speed_options(args)
     topology, _, _ = fabric_from_args(args)
     schedulers = _schedulers(args.scheduler)
     reference = _reference(args)
     trace = load_trace(args.trace, hosts={h.name for h in topology.hosts})
+    if len(axes) == 2 and args.seeds is None:
+        raise UserError("sweep", "a two-parameter sweep is a regime map: give --seeds N (N >= 2)")
     if args.backend == "emu":
         require_root("sweep")
         setLogLevel("warning")
+    if args.seeds is not None:
+        from experiments.grid import run_grid
+        out = args.out or default_out_dir("regime-" + "-".join(p for p, _ in axes))
+        run_grid(args, axes, topology, trace, schedulers, out, rate, mtu,
+                 BACKENDS[args.backend], reference)
+        return 0
+    parameter, values = axes[0]
     out = args.out or default_out_dir(f"sweep-{parameter}")
     runner = point_runner(parameter, topology, trace, args.trace, schedulers, rate, mtu,
                           args.time_dilation, args.byte_scale,
@@ -437,11 +446,17 @@ def register(subparsers):
     run.set_defaults(func=cmd_run)
 
     sweep = subparsers.add_parser(
-        "sweep", help="run a trace at several request rates, bandwidths or SLO scales")
+        "sweep", help="run a trace at several request rates, bandwidths or SLO scales; two of "
+                      "them with --seeds: a regime map")
     add_run_options(sweep)
     sweep.add_argument("--rates", help="request-rate factors, e.g. 0.5,1,1.5,2")
     sweep.add_argument("--bandwidths", help="host link rates in Gbit/s, e.g. 25,50,100")
     sweep.add_argument("--slo-scales", help="TTFT SLO factors, e.g. 0.5,1,2")
+    sweep.add_argument("--seeds", type=int, metavar="N",
+                       help="repeat every point over N draws of the trace's recipe (as run "
+                            "--seeds); needed with two parameters, whose grid is drawn as a "
+                            "regime map: MFS over the best baseline per cell, with 95%% "
+                            "intervals (regime.json, regime.html)")
     sweep.set_defaults(func=cmd_sweep)
 
     bench = subparsers.add_parser(

@@ -80,11 +80,12 @@ class Progress:
 
 def run_experiment(topology, dilation, trace_path, schedulers, out_dir, policy_config=None,
                    timeout=600.0, echo=print, trace=None, sweep=None, speed=None, reference=None,
-                   backend="emulation", sim_start_lag=0.0):
+                   backend="emulation", sim_start_lag=0.0, cell=None):
     """Replay ``trace_path`` under each scheduler into ``out_dir``; returns {scheduler: fidelity}.
 
     ``backend``: "emulation" (the fabric, as root) or "fluid" (the
     flow-level simulator, :mod:`simulator`; ``dilation`` is then ignored).
+    ``cell``: {parameter: value} of a grid sweep's cell, recorded in run.json.
     """
     from policies import policy_classes
     from traces import load_trace
@@ -119,6 +120,8 @@ def run_experiment(topology, dilation, trace_path, schedulers, out_dir, policy_c
         run_info["reference"] = reference
     if sweep:
         run_info["sweep"] = sweep
+    if cell:
+        run_info["grid_cell"] = cell
     how = "the flow-level simulator" if backend == "fluid" else dilation.describe(topology)
     echo(f"replaying {trace_path}: {len(trace.requests)} requests, {len(trace.nodes)} nodes on "
          f"{topology.name}; {how}")

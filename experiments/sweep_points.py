@@ -27,19 +27,28 @@ def with_host_rate(topology, gbps):
     return topology.scaled_rates(factor)
 
 
+def apply_point(topology, trace, settings):
+    """(topology, trace) with each ``{parameter: value}`` of ``settings`` applied."""
+    from traces import scale_trace_rate
+
+    for parameter, value in settings.items():
+        if parameter == "rate":
+            trace = scale_trace_rate(trace, value)
+        elif parameter == "bandwidth":
+            topology = with_host_rate(topology, value)
+        elif parameter == "slo_scale":
+            trace = scale_slo(trace, value)
+        else:
+            raise ValueError(f"unknown sweep parameter {parameter!r}")
+    return topology, trace
+
+
 def point_runner(parameter, topology, trace, trace_path, schedulers, emulated_rate, mtu,
                  time_dilation=None, byte_scale=None, **run_options):
     """``run_point(value, point_dir)`` for :func:`analysis.sweep.run_sweep`."""
-    from traces import scale_trace_rate
 
     def run_point(value, point_dir):
-        point_topology, point_trace = topology, trace
-        if parameter == "rate":
-            point_trace = scale_trace_rate(trace, value)
-        elif parameter == "bandwidth":
-            point_topology = with_host_rate(topology, value)
-        elif parameter == "slo_scale":
-            point_trace = scale_slo(trace, value)
+        point_topology, point_trace = apply_point(topology, trace, {parameter: value})
         dilation, speed = choose_speed(point_topology, mtu, point_trace, emulated_rate,
                                        time_dilation, byte_scale)
         run_experiment(point_topology, dilation, trace_path, schedulers, str(point_dir),
