@@ -259,6 +259,16 @@ class FlowSchedulerApp(app_manager.OSKenApp):
             if flow_id in self.scheduler.view.flows and sent >= 0:
                 self.scheduler.report_bytes(flow_id, sent)
 
+    def on_demoted(self, request):
+        request.need("flow_id", "queue", "at")
+        if self.flows.get(request.flow_id) is None:
+            raise ProtocolError(f"flow {request.flow_id!r} was not declared")
+        # The sender's own instant, not this notice's arrival; never before the view's clock.
+        at = max((request.at - self.t0) / self.settings.time_dilation, self.scheduler.view.now)
+        change = self.scheduler.sender_demoted(request.flow_id, request.queue, at)
+        if change is not None:
+            self.log.change(change)
+
     def on_complete(self, request):
         request.need("flow_id")
         received = time.monotonic()
@@ -285,10 +295,11 @@ class FlowSchedulerApp(app_manager.OSKenApp):
         for change in changes:
             self.log.change(change)
             reg = self.flows[change.flow_id].reg
+            queues = self.settings.num_queues
             self.server.push(reg.src, decision_push(
-                change.flow_id, change.new_queue,
-                tos_for_queue(change.new_queue, self.settings.num_queues),
-                change.pace_bps, change.reason, decided))
+                change.flow_id, change.new_queue, tos_for_queue(change.new_queue, queues),
+                change.pace_bps, change.reason, decided,
+                [(sent, q, tos_for_queue(q, queues)) for sent, q in change.demote_at]))
         if changes:
             self.decide_latencies.append(decided - received)
 

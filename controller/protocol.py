@@ -27,10 +27,14 @@ Notices (sent without ``id``: no reply unless they fail, then a push
     arrive    {flow_id}                           a declared flow starts sending now
     progress  {request_id, layer}                 a prefill starts executing ``layer``
     bytes     {flows: {flow_id: bytes_sent}}      bytes acknowledged so far
+    demoted   {flow_id, queue, at}                the sender moved itself to ``queue`` at
+                                                  CLOCK_MONOTONIC ``at`` (its plan's threshold)
     complete  {flow_id}                           the flow ended (or failed)
 
 Pushes: ``{"push": "decision", flow_id, queue, tos, pace_bps, reason,
-decided_at}`` (``decided_at`` the controller's CLOCK_MONOTONIC instant).
+decided_at, demote_at}`` (``decided_at`` the controller's CLOCK_MONOTONIC
+instant; ``demote_at`` ``[[bytes_sent, queue, tos], ...]``, the demotions
+the sender makes itself, real bytes).
 
 Every reply has ``ok``; a failed one has ``error`` with the reason.
 """
@@ -42,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 MAX_LINE = 1 << 20   # bytes; a longer line is refused and the connection closed
 DECLARE_CHUNK = 1000  # flows per declare request: under MAX_LINE even with 200-byte ids
-NOTICES = frozenset({"arrive", "progress", "bytes", "complete"})
+NOTICES = frozenset({"arrive", "progress", "bytes", "demoted", "complete"})
 
 
 class _Strict(BaseModel):
@@ -66,14 +70,16 @@ class FlowRegistration(_Strict):
 class Request(_Strict):
     id: int | str | None = None
     token: str
-    op: Literal["hello", "declare", "arrive", "progress", "bytes", "complete", "start", "status",
-                "ping"]
+    op: Literal["hello", "declare", "arrive", "progress", "bytes", "demoted", "complete", "start",
+                "status", "ping"]
     host: str | None = None
     flow_table: list[FlowRegistration] | None = None
     request_id: str | None = None
     layer: int | None = Field(default=None, ge=0)
     flows: dict[str, float] | None = None
     flow_id: str | None = None
+    queue: int | None = Field(default=None, ge=0)
+    at: float | None = None
     t0: float | None = None
 
     def need(self, *fields):
@@ -121,17 +127,19 @@ class DecisionPush(_Strict):
     pace_bps: float | None = None
     reason: str
     decided_at: float
+    demote_at: list[tuple[float, int, int]] = []    # (bytes sent, queue, tos), ascending
 
 
-def decision_push(flow_id, queue, tos, pace_bps, reason, decided_at):
+def decision_push(flow_id, queue, tos, pace_bps, reason, decided_at, demote_at=()):
     """A decision push (the fields of :class:`DecisionPush`), built without
     validation: it is on the controller's hot path; the tests validate it."""
     return {"push": "decision", "flow_id": flow_id, "queue": queue, "tos": tos,
-            "pace_bps": pace_bps, "reason": reason, "decided_at": decided_at}
+            "pace_bps": pace_bps, "reason": reason, "decided_at": decided_at,
+            "demote_at": [list(step) for step in demote_at]}
 
 
 def notice(token, op, **fields):
-    """One encoded notice line (arrive, progress, bytes, complete) from an
+    """One encoded notice line (arrive, progress, bytes, demoted, complete) from an
     agent; its fields must be the :class:`Request` fields the op takes."""
     if op not in NOTICES:
         raise ValueError(f"{op!r} is not a notice")

@@ -268,6 +268,15 @@ class Fabric:
             by_class = tc.class_stats(ipr, port.ifname)
         return {cls.queue: by_class.get(cls.classid, {}) for cls in port.plan.classes}
 
+    def queue_bytes(self):
+        """{"node->peer": {queue: bytes sent so far}} of every egress port,
+        queues that sent nothing left out: where each queue's traffic went."""
+        out = {}
+        for port in self.egress:
+            sent = {q: stats.get("bytes", 0) for q, stats in self.port_stats(port).items()}
+            out[f"{port.node}->{port.peer}"] = {q: b for q, b in sent.items() if b}
+        return out
+
     def _sum_over_ports(self, counter):
         total = 0
         for port in self.egress:

@@ -136,6 +136,7 @@ class Replay:
             self._wait_for(hub, agents, lambda: len(hub.ready_hosts) == len(hosts), "connected")
             pid = ovs.vswitchd_pid()
             cpu0, drops0, log0 = ovs.process_cpu_seconds(pid), fabric.interface_drops(), ovs.log_size()
+            queues0 = fabric.queue_bytes()
             t0 = time.monotonic() + START_LEAD
             client = controller.client()
             client.request("start", t0=t0)
@@ -149,7 +150,8 @@ class Replay:
                 "unmodelled_drops": fabric.interface_drops() - drops0 + ovs.send_errors_since(log0),
                 "modelled_drops": fabric.modelled_drops(), "wall_seconds": wall,
                 "connect_errors": hub.connect_errors,
-                "malformed_hub_messages": len(hub.malformed)}
+                "malformed_hub_messages": len(hub.malformed),
+                "queue_bytes": _since(fabric.queue_bytes(), queues0)}
             hub.broadcast(Stop())
             for proc in agents.values():
                 try:
@@ -251,6 +253,10 @@ class Replay:
             "pinned_rules": result["fidelity"]["pinned_rules"],
             "wakeup_latency": result["fidelity"]["wakeup_latency"],
             "datapath": fabric_info.datapath,
+            # real bytes on the wire (headers included) each egress queue sent during the run
+            "queue_wire_bytes": {port: {str(q): int(b * d.byte_scale) for q, b in queues.items()}
+                                 for port, queues in result["fidelity"]["queue_bytes"].items()
+                                 if queues},
             "t0_monotonic": result["t0"],
         }
         with open(os.path.join(self.out_dir, "fidelity.json"), "w", encoding="utf-8") as handle:
@@ -260,6 +266,13 @@ class Replay:
 
 def _real(wall_us, dilation):
     return None if wall_us is None else round(wall_us / dilation.factor, 4)
+
+
+def _since(after, before):
+    """Per-port, per-queue counter differences, zeros dropped."""
+    return {port: {q: b - before.get(port, {}).get(q, 0) for q, b in queues.items()
+                   if b > before.get(port, {}).get(q, 0)}
+            for port, queues in after.items()}
 
 
 def _link_utilization(rows, topology):

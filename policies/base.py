@@ -27,7 +27,10 @@ stage, consuming layer, size, the request's absolute deadline, path);
 ``bytes_sent`` of active flows before each tick (``Scheduler.report_bytes``;
 PIAS, Karuna and MFS read it); layer-progress reports and completions as
 they happen; a tick every ``policy.tick`` seconds (None: the policy needs
-none).  It enforces every returned change: the queue, and ``pace_bps``.
+none).  It enforces every returned change: the queue, ``pace_bps``, and
+``demote_at``, demotions the sender makes itself as its bytes sent cross
+thresholds (PIAS tags packets at the end host); it reports each as it
+happens (``Scheduler.sender_demoted``).
 
 Units everywhere: seconds of real (undilated) time, bytes, bits per second.
 Queues are numbered 0 (highest priority) to ``num_queues - 1`` (lowest).
@@ -69,7 +72,8 @@ class FlowState:
     model).  ``bottleneck_link`` and ``bottleneck_rate_bps`` are filled in
     from the path when the flow enters a view; give ``bottleneck_rate_bps``
     yourself only for a flow without a path.  ``queue`` and ``pace_bps``
-    (None: unpaced) are the decision currently applied.
+    (None: unpaced) and ``demote_at`` (sender-side demotions still to come)
+    are the decision currently applied.
     """
 
     flow_id: Hashable
@@ -87,6 +91,7 @@ class FlowState:
     bottleneck_rate_bps: float | None = None
     queue: int | None = None
     pace_bps: float | None = None
+    demote_at: tuple = ()
 
     def __post_init__(self):
         if self.stage not in STAGES:
@@ -109,15 +114,26 @@ class Decision:
 
     ``pace_bps`` is the sender's ``SO_MAX_PACING_RATE`` in real bits per
     second, None for an unpaced flow; a decision that omits it unpaces.
+    ``demote_at`` is ``((bytes_sent, queue), ...)``: the sender itself moves
+    the flow to ``queue`` once it has sent ``bytes_sent`` bytes, with no
+    controller round trip (bytes and queues strictly ascending, every queue
+    below ``queue`` in priority).  A later decision replaces the whole plan.
     """
 
     queue: int
     reason: str
     pace_bps: float | None = None
+    demote_at: tuple = ()
 
     def __post_init__(self):
         if self.reason not in REASONS:
             raise ValueError(f"unknown decision reason {self.reason!r} (one of {REASONS})")
+        last_bytes, last_queue = 0, self.queue
+        for sent, queue in self.demote_at:
+            if sent <= last_bytes or queue <= last_queue:
+                raise ValueError(f"demote_at {self.demote_at!r}: bytes and queues must ascend "
+                                 f"from ({last_bytes}, {self.queue})")
+            last_bytes, last_queue = sent, queue
 
 
 @dataclass(frozen=True, slots=True)

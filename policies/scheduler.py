@@ -17,7 +17,8 @@ from policies.view import SchedulerView
 @dataclass(frozen=True, slots=True)
 class QueueChange:
     """One logged decision: at ``time`` flow ``flow_id`` moved ``old_queue`` ->
-    ``new_queue`` (``old_queue`` None on arrival), now paced at ``pace_bps``."""
+    ``new_queue`` (``old_queue`` None on arrival), now paced at ``pace_bps``,
+    with the sender's own demotions ``demote_at`` still to come."""
 
     time: float
     flow_id: Hashable
@@ -26,6 +27,7 @@ class QueueChange:
     new_queue: int
     reason: str
     pace_bps: float | None = None
+    demote_at: tuple = ()
 
 
 class Scheduler:
@@ -72,6 +74,25 @@ class Scheduler:
         """Update a flow's bytes sent; policies see it at the next event."""
         self.view.flows[flow_id].bytes_sent = bytes_sent
 
+    def sender_demoted(self, flow_id, queue, now):
+        """The sender applied its byte-triggered demotion of ``flow_id`` to
+        ``queue`` (the decision's ``demote_at``).  Logged and applied to the
+        view; the data plane has already enforced it, so the change returned
+        is for the record only, and policies are not re-evaluated.  A report
+        about a flow that has left, or that a later decision superseded, is
+        ignored (returns None).
+        """
+        self._advance(now)
+        flow = self.view.flows.get(flow_id)
+        if flow is None or queue not in [q for _, q in flow.demote_at]:
+            return None
+        rest = tuple((b, q) for b, q in flow.demote_at if q > queue)
+        change = QueueChange(now, flow_id, flow.request_id, flow.queue, queue, "demotion",
+                             flow.pace_bps, rest)
+        flow.queue, flow.demote_at = queue, rest
+        self._log(change)
+        return change
+
     def tick(self, now):
         self._advance(now)
         return self._reevaluate(Trigger(TICK))
@@ -98,13 +119,23 @@ class Scheduler:
         if not 0 <= decision.queue < self.policy.num_queues:
             raise ValueError(f"policy {self.policy.name} chose queue {decision.queue} "
                              f"of {self.policy.num_queues} for flow {flow.flow_id!r}")
-        if flow.queue == decision.queue and flow.pace_bps == decision.pace_bps:
+        if decision.demote_at and decision.demote_at[-1][1] >= self.policy.num_queues:
+            raise ValueError(f"policy {self.policy.name} plans a demotion to queue "
+                             f"{decision.demote_at[-1][1]} of {self.policy.num_queues} "
+                             f"for flow {flow.flow_id!r}")
+        if (flow.queue == decision.queue and flow.pace_bps == decision.pace_bps
+                and flow.demote_at == decision.demote_at):
             return None
         change = QueueChange(self.view.now, flow.flow_id, flow.request_id, flow.queue,
-                             decision.queue, decision.reason, decision.pace_bps)
+                             decision.queue, decision.reason, decision.pace_bps,
+                             decision.demote_at)
         flow.queue, flow.pace_bps = decision.queue, decision.pace_bps
+        flow.demote_at = decision.demote_at
+        self._log(change)
+        return change
+
+    def _log(self, change):
         if self.changes is not None:
             self.changes.append(change)
         if self._on_change is not None:
             self._on_change(change)
-        return change

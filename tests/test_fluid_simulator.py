@@ -96,7 +96,24 @@ def test_the_policy_tick_paces_reevaluation():
 def test_pias_lets_a_late_short_flow_overtake_a_long_one():
     flows = [FluidFlow("long", "r1", 0, 100 * MB, ("l",)),
              FluidFlow("short", "r2", 0.010, 1 * MB, ("l",))]
-    policy = get_policy("pias", {"demotion_thresholds": [2 * MB]})
+    policy = get_policy("pias", {"demotion_thresholds": [2 * MB], "demote": "controller"})
     result = simulate(LINK, flows, policy=policy, tick=0.001)
     assert result.flows["long"].queues == [0, 1]               # demoted at the 2 ms tick
     assert result.flows["short"].fct == pytest.approx(0.0008)  # full rate in Q0
+
+
+def test_pias_senders_demote_the_instant_their_bytes_cross_a_threshold():
+    # 1.25 MB per ms.  'long' alone crosses 1 MB at 0.8 ms (-> Q1); 'mid'
+    # arrives at 1 ms in Q0, takes the link and crosses 1 MB at 1.8 ms; the
+    # two share Q1 until mid ends at 3.4 ms (long then at 2.25 MB); long
+    # crosses 3 MB alone at 4.0 ms (-> Q2) and ends at 9.6 ms.
+    flows = [FluidFlow("long", "r1", 0, 10 * MB, ("l",)),
+             FluidFlow("mid", "r2", 0.001, 2 * MB, ("l",))]
+    result = simulate(LINK, flows, policy=get_policy("pias", {"demotion_thresholds": [MB, 3 * MB]}))
+    assert [h[:3] for h in result.flows["long"].queue_history] == [
+        (0, None, 0), (pytest.approx(0.0008), 0, 1), (pytest.approx(0.0040), 1, 2)]
+    assert [h[:3] for h in result.flows["mid"].queue_history] == [
+        (pytest.approx(0.001), None, 0), (pytest.approx(0.0018), 0, 1)]
+    assert result.flows["mid"].finish == pytest.approx(0.0034)
+    assert result.flows["long"].finish == pytest.approx(0.0096)
+    assert all(c.reason in ("initial", "demotion") for c in result.changes)

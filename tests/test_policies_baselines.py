@@ -4,7 +4,7 @@ import pytest
 
 from common.errors import UserError
 from policies import FlowState, Scheduler, SchedulerView, get_policy
-from policies.base import TICK, Trigger
+from policies.base import TICK, Decision, Policy, Trigger
 
 LINKS = {"up": 10e9}
 
@@ -112,8 +112,9 @@ def test_edf_burst_of_one_request_keeps_others():
 
 @pytest.mark.parametrize("sent, queue", [
     (0, 0), (99, 0), (100, 1), (5000, 2), (10**5, 3), (10**9, 3)])
-def test_pias_demotes_by_bytes_sent(sent, queue):
-    sched = Scheduler(get_policy("pias", {"demotion_thresholds": [100, 1000, 10**4]}), LINKS)
+def test_pias_at_the_controller_demotes_by_bytes_sent_at_ticks(sent, queue):
+    sched = Scheduler(get_policy("pias", {"demotion_thresholds": [100, 1000, 10**4],
+                                          "demote": "controller"}), LINKS)
     f = flow("f", size=10**9)
     assert sched.add_flow(f, 0.0)[0].new_queue == 0   # every flow starts on top
     sched.report_bytes("f", sent)
@@ -122,8 +123,8 @@ def test_pias_demotes_by_bytes_sent(sent, queue):
     assert [c.reason for c in changes] == (["demotion"] if queue else [])
 
 
-def test_pias_never_promotes_and_ignores_other_events():
-    policy = get_policy("pias", {"demotion_thresholds": [100]})
+def test_pias_at_the_controller_never_promotes_and_ignores_other_events():
+    policy = get_policy("pias", {"demotion_thresholds": [100], "demote": "controller"})
     sched = Scheduler(policy, LINKS)
     f = flow("f", size=10**9)
     sched.add_flow(f, 0.0)
@@ -132,6 +133,46 @@ def test_pias_never_promotes_and_ignores_other_events():
     assert [c.new_queue for c in sched.tick(0.002)] == [1]
     sched.report_bytes("f", 0)                             # a bogus report
     assert sched.tick(0.003) == []
+
+
+def test_pias_plans_every_demotion_at_arrival_for_the_sender():
+    policy = get_policy("pias", {"demotion_thresholds": [100, 1000, 10**4]})
+    assert policy.tick is None                  # nothing for the controller to do later
+    sched = Scheduler(policy, LINKS)
+    f = flow("f", size=10**9)
+    [change] = sched.add_flow(f, 0.0)
+    assert (change.new_queue, change.demote_at) == (0, ((100, 1), (1000, 2), (10**4, 3)))
+    sched.report_bytes("f", 5000)
+    assert sched.tick(0.001) == [] and f.queue == 0      # the sender demotes, not ticks
+    demoted = sched.sender_demoted("f", 1, 0.002)
+    assert (demoted.old_queue, demoted.new_queue, demoted.reason) == (0, 1, "demotion")
+    assert f.queue == 1 and f.demote_at == ((1000, 2), (10**4, 3))
+    assert sched.sender_demoted("f", 1, 0.003) is None   # a repeated report changes nothing
+    assert sched.sender_demoted("f", 3, 0.004).old_queue == 1   # a skipped step is fine
+    assert f.demote_at == () and [c.new_queue for c in sched.changes] == [0, 1, 3]
+    sched.complete_flow("f", 0.005)
+    assert sched.sender_demoted("f", 2, 0.006) is None   # the flow has left
+
+
+def test_a_flow_registered_past_a_threshold_starts_below_it():
+    policy = get_policy("pias", {"demotion_thresholds": [100, 1000]})
+    d = assign_all(policy, [flow("f", size=10**9, sent=500)])["f"]
+    assert (d.queue, d.demote_at) == (1, ((1000, 2),))
+
+
+@pytest.mark.parametrize("plan", [((0, 1),), ((100, 0),), ((100, 2), (100, 3)),
+                                  ((100, 2), (50, 3)), ((100, 3), (200, 2))])
+def test_a_demotion_plan_must_ascend_below_the_queue(plan):
+    with pytest.raises(ValueError, match="must ascend"):
+        Decision(0 if plan[0][1] else 1, "initial", demote_at=plan)
+
+
+def test_a_plan_past_the_last_queue_is_refused():
+    class Over(Policy):          # unnamed: not registered
+        def assign(self, flow, view):
+            return Decision(0, "initial", demote_at=((10, 8),))
+    with pytest.raises(ValueError, match="queue 8 of 8"):
+        Scheduler(Over(), LINKS).add_flow(flow("f"), 0.0)
 
 
 def test_pias_fits_size_quantiles():

@@ -56,7 +56,8 @@ def test_bad_params_name_policy_and_field(name, params, where):
 
 @pytest.mark.parametrize("name, params, tick", [
     ("fair", None, None), ("sjf", None, None), ("edf", None, None),   # ticks change nothing
-    ("mfs", None, 0.001), ("pias", {"tick": "250us"}, 250e-6), ("karuna", {"tick": 0.01}, 0.01),
+    ("mfs", None, 0.001), ("pias", {"tick": "250us", "demote": "controller"}, 250e-6),
+    ("pias", {"tick": "250us"}, None), ("karuna", {"tick": 0.01}, 0.01),
 ])
 def test_tick_period_is_a_parameter_of_the_policies_that_tick(name, params, tick):
     assert get_policy(name, params).tick == (None if tick is None else pytest.approx(tick))

@@ -31,3 +31,26 @@ def contention_trace(collective_mb=25, p2d_mb=10, p2d_slo_us=4000.0):
         FlowNode("b.p2d", "b", "h2", "h3", p2d_mb * MB, "p2d", layer=0, label="P2D KV transfer"),
     ]
     return Trace(requests=requests, nodes=nodes, source="tests/scenarios.py")
+
+
+def demotion_trace(long_mb=10, late_mb=2, late_arrival_us=100.0):
+    """Two flows into h3 for size-based demotion (PIAS): ``long`` h1 -> h3 of
+    ``long_mb`` at time 0, ``late`` h2 -> h3 of ``late_mb`` at
+    ``late_arrival_us``.  With thresholds at 1 MB and 3 MB and 100 Gbit/s
+    links (12.5 MB per ms): ``long`` crosses 1 MB at 80 us; ``late`` takes
+    the port in Q0 until it crosses 1 MB at 180 us; the two share Q1 until
+    ``late`` ends at 340 us; ``long`` crosses 3 MB at 400 us and ends at
+    960 us (``tests/test_fluid_simulator.py`` works the same timeline at a
+    tenth of the rate).
+    """
+    requests = [
+        Request("long", 0.0, 1024, 1, ttft_slo_us=50_000.0, prefill_hosts=["h1"],
+                decode_host="h3", terminal="long.p2d"),
+        Request("late", late_arrival_us, 1024, 1, ttft_slo_us=50_000.0, prefill_hosts=["h2"],
+                decode_host="h3", terminal="late.p2d"),
+    ]
+    nodes = [
+        FlowNode("long.p2d", "long", "h1", "h3", long_mb * MB, "p2d", layer=0),
+        FlowNode("late.p2d", "late", "h2", "h3", late_mb * MB, "p2d", layer=0),
+    ]
+    return Trace(requests=requests, nodes=nodes, source="tests/scenarios.py")

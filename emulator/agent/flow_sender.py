@@ -1,7 +1,10 @@
 """What every flow's sender shares, TCP or UDP: its record, its socket opened
-at the flow's source port and provisional marking, and the controller's
-decisions applied to that socket."""
+at the flow's source port and provisional marking, the controller's
+decisions applied to that socket, and the demotions the sender makes itself
+as its bytes sent cross a decision's thresholds (``demote_at``: PIAS tags
+packets at the end host, with no controller round trip)."""
 
+import math
 import socket
 import time
 
@@ -16,6 +19,7 @@ class FlowSender:
         self.emu_bytes = agent.dilation_bytes(node.bytes)
         self.written = 0
         self.queues = []              # (instant, queue, reason, decided_at) as applied
+        self.plan = []                # sender demotions to come: (emulated bytes sent, queue, tos)
         self.record = {"flow_id": node.id, "role": "send", "protocol": self.protocol}
         self.error = None
         self.sock = None
@@ -27,8 +31,9 @@ class FlowSender:
         self.sock.bind((self.agent.ip, self.node.sport))
         tcp_socket.set_tos(self.sock, self.agent.config.provisional_tos)
 
-    def apply(self, queue, tos, pace_bps, reason, decided_at):
-        """Mark and pace the socket as the controller decided."""
+    def apply(self, queue, tos, pace_bps, reason, decided_at, demote_at=()):
+        """Mark and pace the socket as the controller decided; ``demote_at``
+        ``[[real bytes sent, queue, tos], ...]`` replaces the demotion plan."""
         if self.sock is None or self.sock.fileno() < 0:
             return
         try:
@@ -37,6 +42,27 @@ class FlowSender:
         except OSError:
             return     # the flow just ended
         self.queues.append((time.monotonic(), queue, reason, decided_at))
+        scale = self.agent.byte_scale
+        # A threshold at or past the flow's end is never crossed while it sends.
+        self.plan = [(math.ceil(sent / scale), q, t) for sent, q, t in demote_at
+                     if math.ceil(sent / scale) < self.emu_bytes]
+
+    def next_threshold(self):
+        """Bytes to send before the next planned demotion (the flow's size if none)."""
+        return self.plan[0][0] if self.plan else self.emu_bytes
+
+    def demote(self):
+        """The bytes sent reached the next threshold: re-mark the packets that
+        follow and tell the controller.  Not a decision round trip, so no
+        ``decided_at`` (decision-to-marking latency counts only decisions)."""
+        _, queue, tos = self.plan.pop(0)
+        try:
+            tcp_socket.set_tos(self.sock, tos)
+        except OSError:
+            return
+        now = time.monotonic()
+        self.queues.append((now, queue, "demotion", None))
+        self.agent.sender_demoted(self.node.id, queue, now)
 
     def _pace(self, emulated_bps):
         """Cap the flow's sending rate (emulated bit/s, None: unpaced)."""

@@ -11,9 +11,10 @@ never cross the emulated data network:
   whose nodes wait for it (``notify`` in the configuration), in one hop
   (failures, rare, go through the hub, which relays them to everyone);
 * the controller's flow registry: ``arrive`` when a flow starts, ``progress``
-  when a compute node starts a layer, ``bytes`` sent, ``complete``; the
-  controller pushes each decision (queue, TOS, pacing) back asynchronously;
-  a flow's first byte waits for its first decision.
+  when a compute node starts a layer, ``bytes`` sent, ``demoted`` (a sender
+  crossed a threshold of its decision's ``demote_at``), ``complete``; the
+  controller pushes each decision (queue, TOS, pacing, demotion plan) back
+  asynchronously; a flow's first byte waits for its first decision.
 """
 
 import ctypes
@@ -254,6 +255,10 @@ class HostAgent:
             self._to_controller("complete", flow_id=sender.node.id)   # forget it
             self.node_failed(sender.node.id, sender.record["reason"])
 
+    def sender_demoted(self, flow_id, queue, at):
+        """A sender re-marked itself at a threshold of its plan: the controller's view follows."""
+        self._to_controller("demoted", soon=True, flow_id=flow_id, queue=queue, at=at)
+
     def flow_received(self, flow_id):
         """This host received every byte of ``flow_id``: the flow node is done."""
         self.node_done(flow_id)
@@ -317,7 +322,8 @@ class HostAgent:
             sender = self.senders.get(nid)
             if sender is not None:
                 sender.apply(message["queue"], message["tos"], message.get("pace_bps"),
-                             message.get("reason", ""), message.get("decided_at"))
+                             message.get("reason", ""), message.get("decided_at"),
+                             message.get("demote_at", ()))
                 if nid in self.awaiting:
                     self._start_flow(nid)
         elif message.get("push") == "error" or message.get("ok") is False:

@@ -6,6 +6,7 @@ import struct
 
 SO_MAX_PACING_RATE = getattr(socket, "SO_MAX_PACING_RATE", 47)
 SIOCOUTQ = 0x5411           # bytes in the send queue not yet acknowledged
+SIOCOUTQNSD = 0x894B        # bytes in the send queue not yet sent
 TCP_INFO_LEN = 232
 _TOTAL_RETRANS = 100        # offsets in struct tcp_info (linux/tcp.h)
 _BYTES_ACKED = 120
@@ -24,6 +25,10 @@ def set_pacing(sock, bits_per_second):
 
 def unacked_bytes(sock):
     return struct.unpack("i", fcntl.ioctl(sock.fileno(), SIOCOUTQ, b"\0" * 4))[0]
+
+
+def unsent_bytes(sock):
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), SIOCOUTQNSD, b"\0" * 4))[0]
 
 
 def tcp_counters(sock):

@@ -40,6 +40,7 @@ class TcpSender(FlowSender):
         super().__init__(agent, node)
         self._header = None
         self._waiting = False
+        self._draining = False        # waiting for the bytes before a threshold to leave
 
     # -- before time zero --------------------------------------------------
 
@@ -85,27 +86,32 @@ class TcpSender(FlowSender):
         self.record["start"] = time.monotonic()
         self._write()
 
-    def _write(self, limit=None):
+    def _write(self):
         """Keep about one refill of unsent bytes in the socket.
 
         The socket is told (``TCP_NOTSENT_LOWAT``) to wake us only when its
         unsent bytes fall under ``refill``, a couple of milliseconds of the
         NIC's rate, so a flow's bulk is copied while it drains instead of all
         at its start, when every flow ready at that instant competes for the
-        CPU to get its first bytes out.
+        CPU to get its first bytes out.  Writes stop at the next demotion
+        threshold until the bytes before it have left (see ``_crossed``).
         """
         refill = self.agent.refill_bytes
-        try:
-            if not self.written:
-                self.written += self.sock.send(_ZEROS[:min(FIRST_WRITE, self.emu_bytes)])
-            elif self.written < self.emu_bytes:
-                self.written += os.sendfile(self.sock.fileno(), self.agent.zeros_fd, 0,
-                                            min(refill, CHUNK, self.emu_bytes - self.written))
-        except BlockingIOError:
-            pass
-        except OSError as err:
-            self._fail(err)
-            return
+        while True:
+            limit = self.next_threshold()
+            try:
+                if not self.written:
+                    self.written += self.sock.send(_ZEROS[:min(FIRST_WRITE, limit)])
+                elif self.written < limit:
+                    self.written += os.sendfile(self.sock.fileno(), self.agent.zeros_fd, 0,
+                                                min(refill, CHUNK, limit - self.written))
+            except BlockingIOError:
+                pass
+            except OSError as err:
+                self._fail(err)
+                return
+            if self.written < limit or limit == self.emu_bytes or not self._crossed():
+                break
         if self.written < self.emu_bytes:
             if not self._waiting:
                 self.agent.loop.add_writer(self.sock, self._write)
@@ -121,6 +127,26 @@ class TcpSender(FlowSender):
             self._fail(err)
             return
         self.agent.loop.add_reader(self.sock, self._closed_by_receiver)
+
+    def _crossed(self):
+        """Whether the bytes before the next threshold have all been sent; if
+        so, demote.  Until then the socket wakes us once its unsent bytes
+        reach zero (``TCP_NOTSENT_LOWAT`` 1), so the packets after the
+        threshold, and only those, carry the new marking."""
+        try:
+            unsent = tcp_socket.unsent_bytes(self.sock)
+        except OSError:
+            unsent = 0
+        if unsent > 0:
+            if not self._draining:
+                self.sock.setsockopt(socket.IPPROTO_TCP, TCP_NOTSENT_LOWAT, 1)
+                self._draining = True
+            return False
+        if self._draining:
+            self.sock.setsockopt(socket.IPPROTO_TCP, TCP_NOTSENT_LOWAT, self.agent.refill_bytes)
+            self._draining = False
+        self.demote()
+        return True
 
     def _closed_by_receiver(self):
         """The receiver closes once it has every byte; then the record is complete."""

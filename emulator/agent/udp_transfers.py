@@ -61,10 +61,13 @@ class UdpSender(FlowSender):
         head = len(self._name) + _HEAD.size + IP_UDP_HEADERS
         try:
             while self.written < self.emu_bytes and self._next <= horizon:
-                payload = min(self._chunk, self.emu_bytes - self.written)
+                # a datagram ends at the next demotion threshold: the ones after it are re-marked
+                payload = min(self._chunk, self.next_threshold() - self.written)
                 self.sock.send(_HEAD.pack(MAGIC, DATA, self._sequence, self.emu_bytes, len(self._name))
                                + self._name + self._filler[:payload])
                 self.written += payload
+                if self.plan and self.written == self.plan[0][0]:
+                    self.demote()
                 self._sequence += 1
                 self._next += (payload + head) * 8 / (self.rate_bps or self.agent.config.nic_rate_bps)
         except BlockingIOError:

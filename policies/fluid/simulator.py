@@ -3,14 +3,15 @@
 Flows are fluids over links: between two events every flow sends at a
 constant rate given by :func:`~policies.fluid.allocation.allocate` (strict
 priority across queues, max-min fair within one, capped by a pacing rate).
-Events are flow arrivals, flow completions, layer-progress reports and the
-periodic tick; at each, the simulator drives the policy through the same
+Events are flow arrivals, flow completions, a sender's byte-triggered
+demotions (``Decision.demote_at``), layer-progress reports and the periodic
+tick; at each, the simulator drives the policy through the same
 :class:`~policies.scheduler.Scheduler` calls the emulator's
 controller makes (assign + re-evaluate on arrival, re-evaluate on
 completion, progress and tick), then re-allocates if anything moved.
 
-Simultaneous events are handled completions first, then progress reports,
-then arrivals, then the tick.  Unlike the emulator, decisions take effect
+Simultaneous events are handled completions first, then sender demotions,
+then progress reports, then arrivals, then the tick.  Unlike the emulator, decisions take effect
 instantly (no decision-to-rule delay) and queues are ideal.
 
 Every flow of the run has a *slot* in flat arrays (queue, cap, path as link
@@ -84,7 +85,8 @@ class FluidSimulator:
         self.release.start()
         while True:
             finish_at, finishing = self._next_completions()
-            t = min(finish_at, self.release.next_time(), self._tick_time())
+            demote_time = self._slots.next_demotion(self.now)
+            t = min(finish_at, demote_time, self.release.next_time(), self._tick_time())
             if t == math.inf:
                 break
             if until is not None and t > until:
@@ -95,6 +97,10 @@ class FluidSimulator:
             if finish_at <= t + TIME_EPS:
                 for flow_id in finishing:
                     self._complete(flow_id)
+            if demote_time <= t + TIME_EPS:
+                for slot, queue in self._slots.demotions_due():
+                    if self.scheduler.sender_demoted(self.flows[slot].flow_id, queue, t) is None:
+                        self._slots.plan(slot, ())     # superseded: nothing left to fire
             self._release_due()
             if self._tick_time() <= t + TIME_EPS:
                 self.scheduler.tick(t)
@@ -144,7 +150,7 @@ class FluidSimulator:
         self._moved = True
 
     def _record(self, change):
-        self._slots.decide(change.flow_id, change.new_queue, change.pace_bps)
+        self._slots.decide(change.flow_id, change.new_queue, change.pace_bps, change.demote_at)
         self.results[change.flow_id].queue_history.append(
             (change.time, change.old_queue, change.new_queue, change.reason))
         self._moved = True
@@ -242,6 +248,11 @@ class _Slots:
         self.active = np.zeros(n, dtype=np.int64)      # packed: the first ``n`` are active
         self.position = np.full(n, -1, dtype=np.int64)
         self.n = 0
+        self.size = self.left.copy()
+        # Sender demotions: each planned flow's remaining (bytes sent, queue)
+        # steps, and the bytes left at which its next one fires (-1: none).
+        self.plans = {}
+        self.demote_left = np.full(n, -1.0)
 
     def activate(self, slot):
         self.active[self.n], self.position[slot] = slot, self.n
@@ -254,11 +265,43 @@ class _Slots:
         self.position[slot] = -1
         self.n -= 1
         self.rate[slot] = 0.0
+        self.plan(slot, ())
 
-    def decide(self, flow_id, queue, pace_bps):
+    def decide(self, flow_id, queue, pace_bps, demote_at=()):
         slot = self.index[flow_id]
         self.queue[slot] = queue
         self.cap[slot] = np.inf if pace_bps is None else pace_bps
+        self.plan(slot, demote_at)
+
+    def plan(self, slot, demote_at):
+        # a threshold at or beyond the flow's size is never crossed while it sends
+        steps = [(sent, queue) for sent, queue in demote_at if sent < self.size[slot]]
+        if steps:
+            self.plans[slot] = steps
+            self.demote_left[slot] = self.size[slot] - steps[0][0]
+        elif self.plans.pop(slot, None) is not None:
+            self.demote_left[slot] = -1.0
+
+    def next_demotion(self, now):
+        """When the first planned sender demotion fires (inf: none planned)."""
+        if not self.plans:
+            return math.inf
+        slots = np.fromiter(self.plans, dtype=np.int64, count=len(self.plans))
+        rate = self.rate[slots]
+        moving = rate > 0
+        if not moving.any():
+            return math.inf
+        gap = np.maximum(self.left[slots[moving]] - self.demote_left[slots[moving]], 0.0)
+        return now + float((gap * 8 / rate[moving]).min())
+
+    def demotions_due(self):
+        """(slot, queue) of every planned demotion whose threshold is crossed now,
+        within the time tolerance, in slot order."""
+        due = []
+        for slot in sorted(self.plans):
+            if self.left[slot] - self.demote_left[slot] <= self.rate[slot] / 8 * TIME_EPS:
+                due.append((slot, self.plans[slot][0][1]))
+        return due
 
     def allocate(self):
         self._kernel(self.active[:self.n], self.queue, self.cap, self.hops, self.nhops,
