@@ -29,8 +29,12 @@ Stages 1 and 2, KV-block retrieval and collectives (implicit deadlines), are
 classed by Relative Layer Index ``RLI = flow.layer - executing layer`` (0:
 the GPU is waiting for it now; negative counts as 0); ``rli_bounds`` are
 the lower RLI bounds of classes ``rli1``.. (``rli0`` below the first).
-Re-evaluated when the request reports a new layer; a request that has not
-reported yet counts as executing layer 0.
+Re-evaluated when the request reports a new layer.  A request that has not
+reported yet is not executing: it waits for its prefill instance, so it
+counts as executing layer ``queued_layer`` (-1: its layer-0 fetch is RLI 1,
+not "the GPU waits now").  Synthesized traces report layer 0 when the
+instance admits the request (its zero-length ``admit`` node), so from then
+on the layer-0 fetch is RLI 0.
 
 Everything else (stage ``other``, P2D without deadline, stages 1-2 without a
 consuming layer) is class ``other``, which never moves.
@@ -83,6 +87,8 @@ class MfsParams(BaseModel):
     mlu_thresholds: list[float] = Field([0.25, 0.5, 0.75, 0.9], min_length=1)
     rli_bounds: list[int] = Field([1, 2, 4], min_length=1)
     mlu_scope: Literal["request", "flow"] = "request"
+    # The layer a request that has not reported progress counts as executing.
+    queued_layer: int = Field(-1, ge=-1, le=0)
     scavenger: bool = True
     scavenger_mlu: float = 1.0
     layout: list[list[str]] = DEFAULT_LAYOUT
@@ -174,7 +180,7 @@ class MfsPolicy(Policy):
         return load * 8 / left
 
     def rli(self, flow, view):
-        return flow.layer - view.executing_layer(flow.request_id)
+        return flow.layer - view.executing_layer(flow.request_id, self.params.queued_layer)
 
     # -- classes to queues -----------------------------------------------------
 

@@ -56,8 +56,9 @@ class SchedulerView:
                      if f.deadline is not None]
         return min(deadlines) if deadlines else None
 
-    def executing_layer(self, request_id):
-        return self.progress.get(request_id, 0)
+    def executing_layer(self, request_id, default=0):
+        """The last layer the request reported starting; ``default`` if none yet."""
+        return self.progress.get(request_id, default)
 
     # -- changing (scheduler only) ---------------------------------------------
 

@@ -51,14 +51,20 @@ def view_of(flows, now=0.0, progress=None):
     (rli_flow("f", 6), {"r1": 3}, 4, "initial"),          # RLI 3
     (rli_flow("f", 7), {"r1": 3}, 5, "initial"),          # RLI 4
     (rli_flow("f", 40), {"r1": 3}, 5, "initial"),
-    (rli_flow("f", 0, stage="collective"), {}, 1, "initial"),  # no report: layer 0
-    (rli_flow("f", 2, stage="collective"), {}, 4, "initial"),
+    (rli_flow("f", 0, stage="collective"), {}, 3, "initial"),  # queued: RLI 1
+    (rli_flow("f", 0), {"r1": 0}, 1, "initial"),          # admitted: the GPU waits now
+    (rli_flow("f", 2, stage="collective"), {}, 4, "initial"),  # queued: RLI 3, rli2
     (rli_flow("f", None), {}, 6, "initial"),              # no consuming layer: other
     (FlowState("f", "r1", "other", 10**6, path=("up",)), {}, 6, "initial"),
 ])
 def test_mfs_initial_queue(flow, progress, queue, reason):
     decision = MfsPolicy().assign(flow, view_of([flow], progress=progress))
     assert (decision.queue, decision.reason) == (queue, reason)
+
+
+def test_a_queued_request_can_count_as_executing_its_first_layer():
+    flow = rli_flow("f", 0)
+    assert MfsPolicy({"queued_layer": 0}).assign(flow, view_of([flow])).queue == 1   # rli0
 
 
 def test_promoted_as_laxity_shrinks_with_time():
@@ -216,7 +222,8 @@ def test_custom_thresholds_and_layout():
     params = {"mlu_thresholds": [0.5], "rli_bounds": [1],
               "layout": [["mlu1", "rli0"], ["rli1", "mlu0", "other"], ["scavenger"]]}
     policy = get_policy("mfs", params, num_queues=3)
-    view = view_of([p2d("a", 0.6), p2d("b", 0.4, rid="r2"), rli_flow("k", 0, rid="r3")])
+    view = view_of([p2d("a", 0.6), p2d("b", 0.4, rid="r2"), rli_flow("k", 0, rid="r3")],
+                   progress={"r3": 0})
     assert [policy.assign(view.flows[f], view).queue for f in "abk"] == [0, 1, 0]
 
 

@@ -156,10 +156,13 @@ def test_fcfs_instance_queue():
     model = load_model("mixtral-8x7b", layers=2)
     reqs = [request("r0", 500, 0), request("r1", 500, 1), request("r2", 500, 2)]
     trace = synthesize(reqs, model, deployment())
-    first_attn_r2 = trace.node_map()["r2.L0.attn@h2"]             # r2 is the instance's 2nd request
-    assert set(first_attn_r2.deps) >= {"r0.L1.expert@h1", "r0.L1.expert@h2", "r0.L1.expert@h3"}
+    nodes = trace.node_map()
+    assert nodes["r2.L0.attn@h2"].deps == ["r2.admit@h2"]          # r2 is the instance's 2nd request
+    admit = nodes["r2.admit@h2"]                                   # the instance takes it then
+    assert set(admit.deps) == {"r0.L1.expert@h1", "r0.L1.expert@h2", "r0.L1.expert@h3"}
+    assert (admit.duration_us, admit.layer) == (0.0, 0)            # it reports layer 0 as it starts
     free = synthesize(reqs, model, deployment(instance_queue="none"))
-    assert free.node_map()["r2.L0.attn@h2"].deps == []
+    assert free.node_map()["r2.admit@h2"].deps == []
 
 
 def test_default_workload_is_reproducible_and_in_range(tmp_path, capsys):

@@ -7,7 +7,9 @@ For each request, in arrival order:
    instance prefills one request at a time: a request's first layer waits
    for the previous request's last layer on that instance (the previous
    request's P2D and combine traffic then overlap the next one's compute and
-   all-to-all).
+   all-to-all).  The instance *admits* the request then: a zero-length
+   ``admit`` node reports layer 0 as executing, so a scheduler can tell a
+   request whose GPU waits for its first KV fetch from one still queued.
 2. **Stage 1, KV fetch**: prompt blocks that hit the prefix cache are fetched
    from their holder layer by layer (layer ``l`` after layer ``l-1``,
    starting at arrival), ``tokens x kv_bytes`` per layer, each ahead of that
@@ -56,9 +58,11 @@ def synthesize(requests, model, deployment, p2d=None, slo_scale=None, seed=0, so
         hits = cache.lookup(req)
         cached = sum(tokens for _, tokens in hits)
         kv_hosts = [attention_host] if model.is_moe else hosts
+        admit = builder.compute(f"{req.id}.admit@{kv_hosts[0]}", req.id, kv_hosts[0], 0.0,
+                                busy_until.get(index, []), layer=0, label="admitted")
         job = PrefillJob(request_id=req.id, model=model, deployment=deployment, hosts=hosts,
                          new_tokens=req.input_tokens - cached, cached_tokens=cached,
-                         start_deps=busy_until.get(index, []),
+                         start_deps=[admit],
                          fetch_done=_kv_fetch(builder, req.id, model, hits, kv_hosts))
         if model.is_moe:
             result = build_moe_prefill(builder, job, attention_host)
