@@ -32,6 +32,13 @@ def test_fair_puts_everything_in_one_queue(num_queues):
     assert {d.queue for d in decisions.values()} == {0}
 
 
+def test_fair_can_keep_its_data_below_the_control_packets():
+    decisions = assign_all(get_policy("fair", {"queue": 1}), [flow("a"), flow("b", 10**9)])
+    assert {d.queue for d in decisions.values()} == {1}
+    with pytest.raises(UserError, match="fair.queue"):
+        get_policy("fair", {"queue": 2}, num_queues=2)
+
+
 # -- sjf -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("size, queue", [
