@@ -211,6 +211,7 @@ class FlowSchedulerApp(app_manager.OSKenApp):
         rules = self._pin_paths(records)
         for record in records:
             self.flows[record.reg.flow_id] = record
+        self.scheduler.declare(record.state for record in records)
         self.log.registrations += len(records)
         return {"declared": len(records), "rules": rules}
 

@@ -13,6 +13,10 @@ both data planes share:
 
 * ``fit(flow_sizes, stages)`` once before a run, with the trace's flows, so
   size-threshold policies can place their thresholds at quantiles.
+* ``declare(flows)`` before a run, in one or more calls, with every flow of
+  the trace as a :class:`FlowState` (nothing sent yet), but only if the
+  policy's ``plans_ahead`` is true: a serving engine knows a request's KV
+  size from its prompt, so a policy may count bytes not yet registered.
 * ``assign(flow, view) -> Decision`` when a flow is registered (the flow is
   already in ``view.flows``); ``flow.queue`` is still None.
 * ``reevaluate(view, trigger) -> {flow_id: Decision}`` on every periodic tick,
@@ -168,6 +172,7 @@ class Policy:
     description: ClassVar[str] = ""
     min_queues: ClassVar[int] = 2
     Params: ClassVar[type[BaseModel]] = NoParams
+    plans_ahead: bool = False      # wants ``declare`` (an attribute, a parameter may set it)
 
     def __init__(self, params=None, num_queues=8):
         if not isinstance(params, self.Params):
@@ -194,6 +199,10 @@ class Policy:
         quantiles of the flow sizes set them here, but only when their
         parameters leave the thresholds unset.
         """
+
+    def declare(self, flows):
+        """Flows the run will register later (only if ``plans_ahead``); read, never kept
+        for writing: they are the records the data plane registers later."""
 
     def assign(self, flow, view):
         """The decision for a newly registered flow."""

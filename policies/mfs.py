@@ -25,6 +25,15 @@ it stops taking bandwidth from requests that can still make their SLO; that
 is the one move down, logged with reason ``scavenger``.  P2D MLUs are
 re-evaluated on every tick and when a sibling P2D flow arrives.
 
+Two options, off by default (``policies.yaml`` has what they measured):
+``mlu_unregistered`` also counts the request's P2D bytes not registered yet
+(the KV of layers still to compute, known from the prompt length; the data
+plane declares every flow before the run, see ``Policy.declare``);
+``scavenge_request`` sends every flow of a request, present and future, to
+the scavenger queue once one of its P2D flows goes there (the paper's
+feasibility check: a request that cannot make its SLO stops taking
+bandwidth with all its flows, not only its P2D).
+
 Stages 1 and 2, KV-block retrieval and collectives (implicit deadlines), are
 classed by Relative Layer Index ``RLI = flow.layer - executing layer`` (0:
 the GPU is waiting for it now; negative counts as 0); ``rli_bounds`` are
@@ -87,6 +96,10 @@ class MfsParams(BaseModel):
     mlu_thresholds: list[float] = Field([0.25, 0.5, 0.75, 0.9], min_length=1)
     rli_bounds: list[int] = Field([1, 2, 4], min_length=1)
     mlu_scope: Literal["request", "flow"] = "request"
+    # With mlu_scope request: also count the request's P2D flows not registered yet.
+    mlu_unregistered: bool = False
+    # A scavenged P2D flow sends its whole request to the scavenger queue.
+    scavenge_request: bool = False
     # The layer a request that has not reported progress counts as executing.
     queued_layer: int = Field(-1, ge=-1, le=0)
     scavenger: bool = True
@@ -111,6 +124,8 @@ class MfsParams(BaseModel):
 
     @model_validator(mode="after")
     def _check(self):
+        if self.scavenge_request and not self.scavenger:
+            raise ValueError("scavenge_request needs the scavenger queue (scavenger: true)")
         if self.scavenger_mlu < self.mlu_thresholds[-1]:
             raise ValueError("scavenger_mlu must not be below the highest MLU threshold")
         check_layout(self.layout, len(self.mlu_thresholds), len(self.rli_bounds))
@@ -160,6 +175,20 @@ class MfsPolicy(Policy):
         self._mlu_queue = [self.class_queue[f"mlu{i}"] for i in range(len(p.mlu_thresholds) + 1)]
         self._rli_queue = [self.class_queue[f"rli{i}"] for i in range(len(p.rli_bounds) + 1)]
         self.scavenger_queue = num_queues - 1 if p.scavenger else None
+        self._unregistered = defaultdict(float)   # (request, link) -> declared P2D bytes
+        self._declared = set()                    # P2D flows counted there, not registered yet
+        self._doomed, self._newly_doomed = set(), set()   # requests sent to the scavenger
+
+    @property
+    def plans_ahead(self):
+        return self.params.mlu_unregistered and self.params.mlu_scope == "request"
+
+    def declare(self, flows):
+        for f in flows:
+            if _counts_for_mlu(f) and f.flow_id not in self._declared:
+                self._declared.add(f.flow_id)
+                for link in f.path:
+                    self._unregistered[(f.request_id, link)] += f.size_bytes
 
     # -- the two laxity measures ---------------------------------------------
 
@@ -175,8 +204,9 @@ class MfsPolicy(Policy):
         if link_bytes is None:
             link_bytes = _request_link_bytes(
                 [g for g in view.flows_of_request(flow.request_id) if _counts_for_mlu(g)])
-        rates = view.link_rates
-        load = max(link_bytes[(flow.request_id, link)] / rates[link] for link in flow.path)
+        rates, ahead, rid = view.link_rates, self._unregistered, flow.request_id
+        load = max((link_bytes[(rid, link)] + ahead.get((rid, link), 0.0)) / rates[link]
+                   for link in flow.path)
         return load * 8 / left
 
     def rli(self, flow, view):
@@ -186,6 +216,8 @@ class MfsPolicy(Policy):
 
     def target_queue(self, flow, view, link_bytes=None):
         """The queue the flow's current laxity calls for (before promotion-only)."""
+        if flow.request_id in self._doomed:
+            return self.scavenger_queue
         if _counts_for_mlu(flow):
             mlu = self.mlu(flow, view, link_bytes)
             if self.params.scavenger and mlu > self.params.scavenger_mlu:
@@ -210,9 +242,31 @@ class MfsPolicy(Policy):
     # -- policy interface ---------------------------------------------------------
 
     def assign(self, flow, view):
-        return self._decide(flow, self.target_queue(flow, view))
+        if flow.flow_id in self._declared:         # registered now: counted by the view
+            self._declared.discard(flow.flow_id)
+            for link in flow.path:
+                self._unregistered[(flow.request_id, link)] -= flow.size_bytes
+        return self._checked(flow, self._decide(flow, self.target_queue(flow, view)))
 
     def reevaluate(self, view, trigger):
+        changes = self._reevaluate(view, trigger)
+        for rid in self._newly_doomed:             # its other flows follow it down
+            for flow in view.flows_of_request(rid):
+                if flow.queue != self.scavenger_queue:
+                    changes[flow.flow_id] = Decision(self.scavenger_queue, "scavenger")
+        self._doomed |= self._newly_doomed
+        self._newly_doomed = set()
+        return changes
+
+    def _checked(self, flow, decision):
+        """Note a request whose P2D flow is scavenged, if the whole request should follow."""
+        if (decision is not None and self.params.scavenge_request and _counts_for_mlu(flow)
+                and decision.queue == self.scavenger_queue
+                and flow.request_id not in self._doomed):
+            self._newly_doomed.add(flow.request_id)
+        return decision
+
+    def _reevaluate(self, view, trigger):
         if trigger.kind == TICK:
             flows = [f for f in view.flows_in_stage("p2d") if f.deadline is not None]
             return self._reconsider_p2d(flows, view)
@@ -239,7 +293,7 @@ class MfsPolicy(Policy):
         return changes
 
     def _note(self, changes, flow, target):
-        decision = self._decide(flow, target)
+        decision = self._checked(flow, self._decide(flow, target))
         if decision is not None:
             changes[flow.flow_id] = decision
 

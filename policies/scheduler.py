@@ -48,6 +48,12 @@ class Scheduler:
         """Let the policy learn the trace's flow sizes before the run."""
         self.policy.fit(list(flow_sizes), None if stages is None else list(stages))
 
+    def declare(self, flows):
+        """Hand the run's flows (FlowState records, an iterable, consumed only
+        if the policy plans ahead) to the policy before they start."""
+        if self.policy.plans_ahead:
+            self.policy.declare(list(flows))
+
     def add_flow(self, flow, now):
         """Register a flow; its initial decision comes first in the result."""
         self._advance(now)

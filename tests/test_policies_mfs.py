@@ -248,3 +248,38 @@ def test_mlu_of_a_slow_link_in_the_middle_of_the_path():
     flow = p2d("a", 0.1, path=("up", "core", "down"))
     sched.add_flow(flow, 0.0)
     assert flow.queue == 5
+
+
+def test_mlu_can_count_the_request_p2d_bytes_not_registered_yet():
+    """Two P2D flows of r1 on one link, 0.4 MLU each: the first alone is
+    class mlu1 (Q5); counting its declared sibling it is 0.8, mlu3 (Q2).
+    Registering the sibling moves its bytes from 'declared' to the view, so
+    nothing counts twice."""
+    for unregistered, first_queue in ((False, 5), (True, 2)):
+        sched = Scheduler(get_policy("mfs", {"mlu_unregistered": unregistered}), LINKS)
+        flows = [p2d("a", 0.4), p2d("b", 0.4), p2d("other", 0.4, rid="r2")]
+        sched.declare(flows)
+        sched.add_flow(flows[0], 0.0)
+        assert flows[0].queue == first_queue
+        sched.add_flow(flows[1], 0.0)
+        assert [f.queue for f in flows[:2]] == [2, 2]     # both registered: 0.8 either way
+        sched.add_flow(flows[2], 0.0)
+        assert flows[2].queue == 5                # r1's bytes never count for r2
+    assert not get_policy("mfs").plans_ahead                 # nothing declared by default
+
+
+def test_a_scavenged_p2d_flow_can_take_its_whole_request_down():
+    sched = Scheduler(get_policy("mfs", {"scavenge_request": True}), LINKS)
+    kv, other = rli_flow("kv", 0), rli_flow("kv2", 0, rid="r2")
+    for flow in (kv, other):
+        sched.add_flow(flow, 0.0)
+    changes = sched.add_flow(p2d("late", 1.5), 0.0)          # infeasible even at line rate
+    assert [(c.flow_id, c.new_queue, c.reason) for c in changes] == [
+        ("late", 7, "scavenger"), ("kv", 7, "scavenger")]
+    assert other.queue == 3                                  # r2 is not touched
+    later = rli_flow("coll", 1, stage="collective")
+    sched.add_flow(later, 0.0)
+    assert later.queue == 7                                  # r1's later flows start there
+    assert sched.report_progress("r1", 1, 0.001) == []       # and stay there
+    with pytest.raises(UserError, match="scavenge_request needs the scavenger"):
+        get_policy("mfs", {"scavenge_request": True, "scavenger": False})

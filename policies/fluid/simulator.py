@@ -82,6 +82,9 @@ class FluidSimulator:
     def run(self, until=None, fit=True):
         if fit:
             self.scheduler.fit([f.size_bytes for f in self.flows], [f.stage for f in self.flows])
+        self.scheduler.declare(
+            FlowState(f.flow_id, f.request_id, f.stage, f.size_bytes, layer=f.layer,
+                      deadline=f.deadline, src=f.src, dst=f.dst, path=f.path) for f in self.flows)
         self.release.start()
         while True:
             finish_at, finishing = self._next_completions()
