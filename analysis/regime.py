@@ -155,17 +155,22 @@ def regime_heatmap(summary):
             crossed_y.append(format_value(ys[i]) if y_axis else "")
     x_labels = [format_value(v) for v in x_axis["values"]]
     y_labels = [format_value(v) for v in ys] if y_axis else [""]
-    known = [v for row in z for v in row if v is not None]
-    spread = max([abs(math.log(v)) for v in known if v > 0] + [math.log(1.5)])
+    # Colour by log2 of the ratio, so 1/2 and 2 sit equally far from white 1.
+    logs = [[None if v is None or v <= 0 else math.log2(v) for v in row] for row in z]
+    spread = max([abs(v) for row in logs for v in row if v is not None] + [math.log2(1.5)])
+    ticks = [t for t in (0.25, 0.5, 2 / 3, 0.8, 1, 1.25, 1.5, 2, 4) if abs(math.log2(t)) <= spread]
     fig = go.Figure(go.Heatmap(
-        x=x_labels, y=y_labels, z=z, text=text, texttemplate="%{text}", zmid=1,
-        zmin=math.exp(-spread), zmax=math.exp(spread), colorscale="RdBu",
-        colorbar={"title": f"{summary['reference']} / best"},
+        x=x_labels, y=y_labels, z=logs, text=text, texttemplate="%{text}", zmid=0,
+        zmin=-spread, zmax=spread, colorscale="RdBu",
+        colorbar={"title": f"{summary['reference']} / best",
+                  "tickvals": [math.log2(t) for t in ticks],
+                  "ticktext": [f"{t:.3g}" for t in ticks]},
         hovertemplate="%{text}<extra></extra>"))
     if crossed_x:
         fig.add_trace(go.Scatter(x=crossed_x, y=crossed_y, mode="markers", showlegend=False,
                                  hoverinfo="skip", marker={"symbol": "x-thin-open", "size": 40,
-                                                           "color": "rgba(80,80,80,0.35)"}))
+                                                           "line": {"width": 2,
+                                                                    "color": "rgba(0,0,0,0.4)"}}))
     title = (f"{summary['reference']} TTFT SLO attainment over the best baseline, mean of "
              f"{summary['seeds']} seeds (crossed: 95% interval holds 1)")
     layout(fig, title, xaxis=PARAMETERS[x_axis["parameter"]].label,
