@@ -1,6 +1,7 @@
 """Grid sweeps over seeds and the regime map they draw (sweep --seeds, two parameters)."""
 
 import json
+import math
 
 import pandas as pd
 import pytest
@@ -76,7 +77,9 @@ def test_cells_whose_interval_holds_one_are_crossed_out():
                "cells": [cell(1.0, 1.0, 1.3, 0.1, True), cell(2.0, 1.0, 1.1, 0.3, False)]}
     fig = regime_heatmap(summary)
     heat, crosses = fig.data
-    assert heat.z == ((1.3,), (1.1,)) or list(map(list, heat.z)) == [[1.3], [1.1]]
+    assert [list(row) for row in heat.z] == [[pytest.approx(math.log2(1.3))],
+                                             [pytest.approx(math.log2(1.1))]]   # log2 colours
+    assert heat.zmid == 0
     assert list(crosses.y) == ["2"] and list(crosses.x) == ["1"]   # only the n.s. cell
     text = regime_text(summary)
     assert "1.3x +- 0.1" in text and "1.1x +- 0.3 (n.s.)" in text
