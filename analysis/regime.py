@@ -169,8 +169,9 @@ def regime_heatmap(summary):
     if crossed_x:
         fig.add_trace(go.Scatter(x=crossed_x, y=crossed_y, mode="markers", showlegend=False,
                                  hoverinfo="skip", marker={"symbol": "x-thin-open", "size": 40,
+                                                           "color": "rgba(0,0,0,0.35)",
                                                            "line": {"width": 2,
-                                                                    "color": "rgba(0,0,0,0.4)"}}))
+                                                                    "color": "rgba(0,0,0,0.35)"}}))
     title = (f"{summary['reference']} TTFT SLO attainment over the best baseline, mean of "
              f"{summary['seeds']} seeds (crossed: 95% interval holds 1)")
     layout(fig, title, xaxis=PARAMETERS[x_axis["parameter"]].label,
