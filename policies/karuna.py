@@ -7,7 +7,11 @@ finishing needlessly early.  The sender applies the rate with
 ``SO_MAX_PACING_RATE`` (:attr:`Decision.pace_bps`).  The rate is recomputed
 every tick and pushed only when it moves by more than ``repace_tolerance``,
 to keep socket updates rare.  A flow that would need its bottleneck's line
-rate or more, or whose deadline has passed, goes unpaced.
+rate or more goes unpaced.  A flow that can no longer make its deadline
+(past it, or needing more than line rate) does not keep Q0 above everything
+(``late_flows: size_class``): it continues as a size-known flow, classed by
+its remaining bytes like the others (Karuna's type 2); ``top`` keeps it in
+Q0 unpaced, the earlier reconstruction.
 
 Other flows are split by size thresholds over Q1..Q(N-1), as ``sjf`` does
 over all queues; ``fit`` places the thresholds at quantiles of the sizes of
@@ -17,6 +21,8 @@ Validated by: ``tests/test_policies_baselines.py``; the fluid scenario
 ``test_karuna_paces_a_lax_deadline_flow_and_frees_bandwidth``; the default
 experiment ``tests/test_experiment_root.py``.
 """
+
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -44,6 +50,9 @@ class KarunaParams(BaseModel):
     min_pace_bps: BitsPerSecond = 1e6
     # How often pacing rates are recomputed.
     tick: Seconds = TICK_DEFAULT
+    # A deadline flow that can no longer make it: size_class (by remaining
+    # bytes, below Q0) or top (stays in Q0, unpaced).
+    late_flows: Literal["size_class", "top"] = "size_class"
 
 
 def is_deadline_flow(flow):
@@ -67,13 +76,23 @@ class KarunaPolicy(Policy):
             self.thresholds = quantile_thresholds(flow_sizes, self.num_queues - 1)
 
     def assign(self, flow, view):
-        if is_deadline_flow(flow):
+        if is_deadline_flow(flow) and not self._given_up(flow, view.now):
             return Decision(0, "initial", self.pace(flow, view.now))
+        return Decision(self._size_queue(flow.remaining_bytes), "initial")
+
+    def _size_queue(self, size):
         thresholds = require_thresholds(self.name, "size_thresholds", self.thresholds)
         # Size classes fill Q1..Q(N-1); with fewer classes than queues the
         # lowest queues go unused.
         lower = level_queues(len(thresholds) + 1, self.num_queues - 1)
-        return Decision(1 + lower[size_class(flow.size_bytes, thresholds)], "initial")
+        return 1 + lower[size_class(size, thresholds)]
+
+    def _given_up(self, flow, now):
+        """Whether a deadline flow can no longer make it and leaves Q0."""
+        if self.params.late_flows == "top":
+            return False
+        left = flow.deadline - now
+        return left <= 0 or flow.remaining_bytes * 8 / left > flow.bottleneck_rate_bps
 
     def reevaluate(self, view, trigger):
         # Only time and bytes sent move a pacing rate; both are seen on ticks.
@@ -81,7 +100,11 @@ class KarunaPolicy(Policy):
             return {}
         changes = {}
         for flow in view.flows_in_stage("p2d"):
-            if flow.deadline is None:
+            if flow.deadline is None or flow.queue != 0:
+                continue                  # no deadline, or gave up on it already
+            if self._given_up(flow, view.now):
+                changes[flow.flow_id] = Decision(self._size_queue(flow.remaining_bytes),
+                                                 "demotion")
                 continue
             pace = self.pace(flow, view.now)
             if self._differs(pace, flow.pace_bps):

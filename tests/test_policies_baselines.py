@@ -194,14 +194,33 @@ def test_pias_fits_size_quantiles():
     (1_250_000, 0.100, 0.0, 100e6),      # 10 Mbit in 100 ms
     (1_250_000, 0.100, 0.050, 200e6),    # half the time left: twice the rate
     (12_500, 1.0, 0.0, 1e6),             # 0.1 Mbit/s needed: the 1 Mbit/s floor
-    (125_000_000, 0.100, 0.0, None),     # needs line rate: unpaced
-    (1_250_000, 0.100, 0.100, None),     # deadline passed: unpaced
+    (125_000_000, 0.100, 0.0, None),     # needs exactly line rate: unpaced
 ])
 def test_karuna_deadline_flows_on_top_paced_at_minimal_rate(size, deadline, now, pace):
     policy = get_policy("karuna", {"size_thresholds": [10**6], "pace_headroom": 1.0})
     d = assign_all(policy, [flow("p", size, stage="p2d", deadline=deadline)], now)["p"]
     assert d.queue == 0
     assert d.pace_bps == (None if pace is None else pytest.approx(pace))
+
+
+@pytest.mark.parametrize("late_flows, expected", [("size_class", 2), ("top", 0)])
+def test_karuna_lets_a_deadline_flow_that_cannot_make_it_leave_the_top(late_flows, expected):
+    policy = get_policy("karuna", {"size_thresholds": [10**6], "late_flows": late_flows})
+    passed = flow("p", 1_250_000, stage="p2d", deadline=0.100)
+    too_big = flow("q", 126_000_000, stage="p2d", deadline=0.100)    # > line rate for 100 ms
+    decisions = assign_all(policy, [passed, too_big], 0.100)
+    assert decisions["p"].queue == expected and decisions["p"].pace_bps is None
+    assert assign_all(policy, [too_big], 0.0)["q"].queue == expected
+    # on the tick after its deadline, a paced flow gives up its place in Q0
+    sched = Scheduler(get_policy("karuna", {"size_thresholds": [10**6],
+                                            "late_flows": late_flows}), LINKS)
+    f = flow("f", 1_250_000, stage="p2d", deadline=0.100)
+    sched.add_flow(f, 0.0)
+    assert f.queue == 0 and f.pace_bps is not None
+    changes = sched.tick(0.101)
+    assert f.queue == expected and f.pace_bps is None
+    assert [c.reason for c in changes] == (["demotion"] if expected else ["pace"])
+    assert sched.tick(0.102) == []
 
 
 @pytest.mark.parametrize("num_queues, thresholds, size, queue", [
