@@ -27,8 +27,10 @@ from analysis.atomic_write import write_text_atomic
 from analysis.figures_common import layout
 from analysis.html_page import Page, esc
 from analysis.results_dir import read_json_object
-from analysis.seeds import summarize_seeds, write_seeds_summary
+from analysis.seeds import interval, summarize_seeds, write_seeds_summary
+from analysis.styles import scheduler_style
 from analysis.summary import dump_json, format_number
+from analysis.sustainable import TARGET, sustainable_value, threshold_ratio
 from analysis.sweep import PARAMETERS, check_parameter, check_values, format_value
 from common.errors import UserError
 
@@ -81,7 +83,8 @@ def summarize_cell(grid_dir, settings, seeds, reference, write=False):
     directories = [seed_dir(grid_dir, settings, k) for k in range(seeds)]
     if not all((d / "run.json").is_file() for d in directories):
         return None
-    summarize = write_seeds_summary if write else (lambda _, *rest: summarize_seeds(*rest))
+    summarize = ((lambda *args: write_seeds_summary(*args, page=False)) if write
+                 else (lambda _, *rest: summarize_seeds(*rest)))
     result = summarize(directories[0].parent, directories, range(seeds), reference)
     baselines = {name: stats["slo_attainment"]["mean"]
                  for name, stats in result["schedulers"].items() if name != reference}
@@ -102,10 +105,80 @@ def summarize_grid(directory, write=False):
             missing.append(cell_name(settings))
         else:
             rows.append(cell)
-    return {"kind": "regime", "directory": str(directory),
-            "axes": [{"parameter": p, "values": v} for p, v in axes], "seeds": seeds,
-            "schedulers": schedulers, "reference": reference, "cells": rows,
-            "missing": missing}
+    summary = {"kind": "regime", "directory": str(directory),
+               "axes": [{"parameter": p, "values": v} for p, v in axes], "seeds": seeds,
+               "schedulers": schedulers, "reference": reference, "cells": rows,
+               "missing": missing}
+    summary["sustainable"] = sustainable_by_seed(summary)
+    return summary
+
+
+def sustainable_by_seed(summary, target=TARGET):
+    """Along the last axis, per row of the first: each scheduler's sustainable
+    value (analysis.sustainable) in every seed, with its interval, and the
+    reference's ratio over each baseline paired by seed (significant when
+    the interval excludes 1; seeds where the ratio is undefined are left out)."""
+    axes, seeds, reference = summary["axes"], summary["seeds"], summary["reference"]
+    x_axis = axes[-1]
+    harder = PARAMETERS[x_axis["parameter"]].harder_when_higher
+    rows = axes[0]["values"] if len(axes) == 2 else [None]
+    by_cell = {tuple(c["settings"].values()): c for c in summary["cells"]}
+    out = []
+    for row in rows:
+        cells = [by_cell.get((x,) if row is None else (row, x)) for x in x_axis["values"]]
+        names = list(next((c["schedulers"] for c in cells if c), {}))
+        per_seed = {}
+        for name in names:
+            per_seed[name] = []
+            for k in range(seeds):
+                curve = [None if c is None else c["schedulers"][name]["slo_attainment"]["values"][k]
+                         for c in cells]
+                per_seed[name].append(sustainable_value(x_axis["values"], curve, target, harder))
+        entry = {"row": row, "target_attainment": target,
+                 "schedulers": {n: interval([t.value for t in ts]) for n, ts in per_seed.items()},
+                 "ratio": {}}
+        for name in names:
+            if name == reference or reference not in per_seed:
+                continue
+            ratios = [threshold_ratio(o, t, harder) for o, t in zip(per_seed[reference],
+                                                                   per_seed[name])]
+            stats = interval([r["ratio"] for r in ratios])
+            stats["kinds"] = [r["kind"] for r in ratios]
+            stats["significant"] = stats["ci95"] is not None and not (
+                stats["mean"] - stats["ci95"] <= 1 <= stats["mean"] + stats["ci95"])
+            entry["ratio"][name] = stats
+        out.append(entry)
+    return out
+
+
+def attainment_curves(summary):
+    """Mean attainment against the last axis with 95 % error bars, one line per
+    scheduler; one figure per value of the first axis of a two-axis grid."""
+    axes = summary["axes"]
+    x_axis = axes[-1]
+    rows = axes[0]["values"] if len(axes) == 2 else [None]
+    by_cell = {tuple(c["settings"].values()): c for c in summary["cells"]}
+    figures = []
+    for row in rows:
+        fig = go.Figure()
+        cells = [by_cell.get((x,) if row is None else (row, x)) for x in x_axis["values"]]
+        names = list(next((c["schedulers"] for c in cells if c), {}))
+        for name in names:
+            stats = [None if c is None else c["schedulers"][name]["slo_attainment"] for c in cells]
+            style = scheduler_style(name)
+            fig.add_trace(go.Scatter(
+                x=x_axis["values"], y=[None if s is None else s["mean"] for s in stats],
+                error_y={"type": "data", "visible": True,
+                         "array": [None if s is None else s["ci95"] for s in stats]},
+                mode="lines+markers", name=style.display, line={"color": style.colour},
+                marker={"symbol": style.marker, "size": 8}))
+        where = "" if row is None else f" at {axes[0]['parameter']} {format_value(row)}"
+        layout(fig, f"TTFT SLO attainment, mean and 95% interval over {summary['seeds']} "
+                    f"seeds{where}", xaxis=PARAMETERS[x_axis["parameter"]].label,
+               yaxis="fraction of requests meeting the TTFT SLO")
+        fig.update_yaxes(range=[0, 1.05])
+        figures.append((row, fig))
+    return figures
 
 
 def regime_frame(summary):
@@ -209,6 +282,23 @@ def regime_text(summary):
     return "\n".join(lines)
 
 
+def _sustainable_table(summary, sustained):
+    def cell(stats):
+        if stats["mean"] is None:
+            return "-"
+        text = format_number(stats["mean"], 3)
+        return text if stats["ci95"] is None else f"{text} +- {format_number(stats['ci95'], 2)}"
+    rows = "".join(
+        f"<tr><td>{esc(name)}</td><td>{cell(stats)}</td><td>"
+        + ("" if name == summary["reference"] else
+           (cell(sustained["ratio"][name]) + ("" if sustained["ratio"][name]["significant"]
+                                              else " (n.s.)")) if name in sustained["ratio"]
+           else "-") + "</td></tr>"
+        for name, stats in sustained["schedulers"].items())
+    return (f"<table><thead><tr><th>scheduler</th><th>sustainable value</th><th>"
+            f"{esc(summary['reference'])} / it</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
 def write_regime(directory, images=None, image_format="svg"):
     """Write the cells' seeds.json, regime.json, regime.csv and regime.html."""
     directory = Path(directory)
@@ -225,6 +315,14 @@ def write_regime(directory, images=None, image_format="svg"):
                  "seed; mean and 95% Student-t interval.")
     page.add_figure(regime_heatmap(summary), "regime_map")
     page.add_html(frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-"))
+    page.section("curves", "Attainment with error bars",
+                 f"Sustainable value: the {PARAMETERS[summary['axes'][-1]['parameter']].threshold} "
+                 f"at {TARGET:g} attainment, per seed (analysis/sustainable.py), then mean and "
+                 "95% interval; the reference's ratio over each baseline is paired by seed.")
+    for (row, fig), sustained in zip(attainment_curves(summary), summary["sustainable"]):
+        name = "regime_curve" if row is None else f"regime_curve_{format_value(row)}"
+        page.add_figure(fig, name)
+        page.add_html(_sustainable_table(summary, sustained))
     write_text_atomic(directory / REGIME_HTML, page.render())
     if images is not None:
         from analysis.static_export import export_figures

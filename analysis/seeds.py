@@ -13,7 +13,7 @@ from analysis.atomic_write import write_text_atomic
 from analysis.results_dir import RunResults
 from analysis.summary import dump_json, format_number, summarize_run
 
-SEEDS_JSON = "seeds.json"
+SEEDS_JSON, SEEDS_HTML = "seeds.json", "seeds.html"
 METRICS = ("slo_attainment", "slo_attainment_feasible", "ttft_p50_us", "ttft_p99_us")
 # Two-sided 95 % Student-t quantiles by degrees of freedom (1..30); 1.96 beyond.
 _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -59,10 +59,40 @@ def summarize_seeds(directories, seeds, reference):
             "reference": reference, "schedulers": schedulers, "attainment_ratio": ratios}
 
 
-def write_seeds_summary(out, directories, seeds, reference):
+def write_seeds_summary(out, directories, seeds, reference, page=True):
+    """seeds.json and (``page``) seeds.html: the per-scheduler means with
+    their 95 % intervals as error bars, and the terminal table."""
     result = summarize_seeds(directories, seeds, reference)
     write_text_atomic(f"{out}/{SEEDS_JSON}", dump_json(result))
+    if page:
+        from analysis.html_page import Page, esc
+        html = Page(f"Repeated trials: {len(result['seeds'])} seeds")
+        html.section("seeds", "Mean and 95% interval over seeds",
+                     "Each seed is one results directory (seed-K/); a ratio whose "
+                     "interval holds 1 is no significant difference.")
+        for metric, title in (("slo_attainment", "TTFT SLO attainment"),
+                              ("ttft_p50_us", "TTFT p50 (us)"), ("ttft_p99_us", "TTFT p99 (us)")):
+            html.add_figure(seeds_bars(result, metric, title), f"seeds_{metric}")
+        html.add_html(f"<pre>{esc(seeds_text(result))}</pre>")
+        write_text_atomic(f"{out}/{SEEDS_HTML}", html.render())
     return result
+
+
+def seeds_bars(result, metric, title):
+    """One bar per scheduler: the mean over seeds, the 95 % interval as error bar."""
+    import plotly.graph_objects as go
+
+    from analysis.figures_common import layout
+    from analysis.styles import scheduler_style
+
+    names = list(result["schedulers"])
+    stats = [result["schedulers"][n][metric] for n in names]
+    fig = go.Figure(go.Bar(
+        x=[scheduler_style(n).display for n in names], y=[s["mean"] for s in stats],
+        marker_color=[scheduler_style(n).colour for n in names],
+        error_y={"type": "data", "visible": True, "array": [s["ci95"] for s in stats]}))
+    layout(fig, f"{title}: mean over {len(result['seeds'])} seeds, 95% interval", yaxis=title)
+    return fig
 
 
 def seeds_text(result):

@@ -97,7 +97,7 @@ def _resolve(path, where):
 
 def run_trials(args, trace, topology, dilation, speed, schedulers, out, backend, reference):
     """``run --seeds N``: the trace's recipe drawn N times, one results
-    directory each (OUT/seed-K), then mean and 95 % CI (OUT/seeds.json).
+    directory each (OUT/seed-K), then mean and 95 % CI (OUT/seeds.json, seeds.html).
     Every check runs before the first trial starts."""
     from analysis.postprocess import postprocess_run
     from analysis.seeds import seeds_text, write_seeds_summary
@@ -123,5 +123,5 @@ def run_trials(args, trace, topology, dilation, speed, schedulers, out, backend,
         ok = ok and all(f["flows_failed"] == 0 for f in fidelity.values())
     result = write_seeds_summary(out, directories, range(args.seeds), reference)
     print(seeds_text(result))
-    print(f"results: {out} (seeds.json; one directory per seed)")
+    print(f"results: {out} (seeds.json, seeds.html; one directory per seed)")
     return 0 if ok else 1

@@ -6,7 +6,7 @@ import math
 import pandas as pd
 import pytest
 
-from analysis.regime import regime_heatmap, regime_text
+from analysis.regime import regime_heatmap, regime_text, sustainable_by_seed
 from tests.test_simulator_backend import run_cli
 from traces import load_trace
 
@@ -97,3 +97,28 @@ def test_a_bad_grid_is_refused_before_anything_runs(tmp_path, args, message):
     result = run_cli("sweep", "--backend", "sim", *args, "--out", tmp_path / "x")
     assert result.returncode != 0 and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "x").exists()
+
+
+def test_sustainable_load_is_taken_per_seed_and_compared_with_intervals():
+    def cell(rate, mfs, fair):
+        return {"settings": {"rate": rate}, "best_baseline": "fair", "ratio": None,
+                "schedulers": {"mfs": {"slo_attainment": {"values": mfs}},
+                               "fair": {"slo_attainment": {"values": fair}}}}
+    summary = {"axes": [{"parameter": "rate", "values": [1.0, 2.0, 3.0]}], "seeds": 2,
+               "reference": "mfs", "cells": [cell(1.0, [1.0, 1.0], [0.95, 0.92]),
+                                             cell(2.0, [0.95, 0.9], [0.7, 0.8]),
+                                             cell(3.0, [0.5, 0.8], [0.2, 0.1])]}
+    [row] = sustainable_by_seed(summary)          # target 0.9, interpolated by hand:
+    mfs, fair = row["schedulers"]["mfs"], row["schedulers"]["fair"]
+    assert mfs["values"] == pytest.approx([2 + 0.05 / 0.45, 2.0])
+    assert fair["values"] == pytest.approx([1 + 0.05 / 0.25, 1 + 0.02 / 0.12])
+    ratio = row["ratio"]["fair"]
+    assert ratio["values"] == pytest.approx([(2 + 0.05 / 0.45) / 1.2, 2.0 / (1 + 0.02 / 0.12)])
+    assert ratio["kinds"] == ["exact", "exact"] and ratio["significant"] is True
+
+
+def test_the_report_draws_error_bars(grid):
+    out, _ = grid
+    html = (out / "regime.html").read_text()
+    assert 'id="fig-regime_curve_1"' in html and 'id="fig-regime_curve_3"' in html
+    assert '"error_y"' in html and "sustainable value" in html

@@ -24,6 +24,8 @@ def test_run_seeds_on_the_simulator(tmp_path):
     assert "mfs SLO attainment / baseline: fair" in result.stdout
     summary = json.loads((out / "seeds.json").read_text())
     assert summary["seeds"] == [0, 1] and summary["reference"] == "mfs"
+    page = (out / "seeds.html").read_text()    # the means with their intervals as error bars
+    assert 'id="fig-seeds_slo_attainment"' in page and '"error_y"' in page
     att = summary["schedulers"]["mfs"]["slo_attainment"]
     per_seed = [json.loads((out / f"seed-{k}" / "summary.json").read_text())
                 ["schedulers"]["mfs"]["slo_attainment"] for k in (0, 1)]
