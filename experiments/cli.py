@@ -391,8 +391,9 @@ def add_run_options(parser):
                         help="the scheduler the others are compared with in summaries "
                              "(default: mfs)")
     parser.add_argument("--policy-config", default=None, help="YAML of policy parameters")
-    parser.add_argument("--timeout", type=float, default=600.0,
-                        help="emulated seconds after which unfinished flows fail (default 600)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="emulated seconds after which unfinished flows fail (default: 5x "
+                             "the trace's end on an idle network, dilated; 600 at least)")
     parser.add_argument("--out", default=None, help="results directory")
 
 

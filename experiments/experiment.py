@@ -78,14 +78,32 @@ class Progress:
             self.bar.stop()
 
 
+MIN_TIMEOUT = 600.0       # emulated seconds
+TIMEOUT_SLACK = 5         # x the trace's end on an idle network
+
+
+def auto_timeout(trace, topology, dilation):
+    """Emulated seconds after which a replay gives up on unfinished flows:
+    ``TIMEOUT_SLACK`` times the trace's end on an idle network (compute
+    queues included), dilated, and never under ``MIN_TIMEOUT``.  A fixed
+    timeout failed the flows of a 0.75 s trace replayed at x800."""
+    from traces.isolated import ttft_lower_bounds
+
+    bounds = ttft_lower_bounds(trace, lambda host: topology.host_link(host).rate_bps)
+    end_us = max((r.arrival_us + bounds[r.id] for r in trace.requests if r.id in bounds),
+                 default=0.0)
+    return max(MIN_TIMEOUT, TIMEOUT_SLACK * end_us * 1e-6 * dilation.factor)
+
+
 def run_experiment(topology, dilation, trace_path, schedulers, out_dir, policy_config=None,
-                   timeout=600.0, echo=print, trace=None, sweep=None, speed=None, reference=None,
+                   timeout=None, echo=print, trace=None, sweep=None, speed=None, reference=None,
                    backend="emulation", sim_start_lag=0.0, cell=None):
     """Replay ``trace_path`` under each scheduler into ``out_dir``; returns {scheduler: fidelity}.
 
     ``backend``: "emulation" (the fabric, as root) or "fluid" (the
     flow-level simulator, :mod:`simulator`; ``dilation`` is then ignored).
     ``cell``: {parameter: value} of a grid sweep's cell, recorded in run.json.
+    ``timeout``: emulated seconds (None: :func:`auto_timeout`).
     """
     from policies import policy_classes
     from traces import load_trace
@@ -96,6 +114,8 @@ def run_experiment(topology, dilation, trace_path, schedulers, out_dir, policy_c
             raise UserError("--scheduler", f"unknown scheduler {name!r} (known: {', '.join(sorted(known))})")
     if trace is None:
         trace = load_trace(trace_path, hosts={h.name for h in topology.hosts})
+    if timeout is None and backend != "fluid":
+        timeout = auto_timeout(trace, topology, dilation)
     os.makedirs(out_dir, exist_ok=True)
     run_info = {
         "config": {"topology": topology.path, "trace": trace_path, "schedulers": list(schedulers),

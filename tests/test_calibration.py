@@ -93,3 +93,17 @@ def test_jain_index():
     assert jain_index([5, 5, 5, 5]) == pytest.approx(1.0)
     assert jain_index([1, 0, 0, 0]) == pytest.approx(0.25)
     assert 0.9 < jain_index([178, 406, 250, 250]) < 0.95
+
+
+def test_the_replay_timeout_follows_the_trace_and_the_dilation():
+    from experiments.experiment import MIN_TIMEOUT, auto_timeout
+    from netmodel.dilation import Dilation
+    from netmodel.topology import load_topology
+    from traces.scenarios import demotion_trace
+
+    topo = load_topology("single_tor_8")
+    slow = Dilation(rate_scale=800, byte_scale=1)
+    # the late flow arrives at 1 s and takes 0.16 ms alone: 5 x 1.00016 s x 800
+    late = auto_timeout(demotion_trace(late_arrival_us=1e6), topo, slow)
+    assert late == pytest.approx(5 * 1.00016 * 800, rel=1e-4)
+    assert auto_timeout(demotion_trace(), topo, slow) == MIN_TIMEOUT

@@ -85,3 +85,4 @@ def test_run_seeds_takes_new_windows_of_a_real_request_trace(tmp_path):
         window = load_trace(out / f"seed-{k}" / "trace.jsonl").requests
         assert [r.input_tokens for r in window] == tokens[10 * k:10 * k + 10]
         assert min(r.arrival_us for r in window) == 0
+
