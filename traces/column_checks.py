@@ -96,6 +96,10 @@ def _value_checks(column, prop, name):
                                    f"got {json.dumps(row[name])}"))
     if pa.types.is_string(column.type) and _non_empty(prop):
         checks.append((pc.equal(column, ""), lambda row: f"field '{name}' must not be empty"))
+    limit = _max_length(prop)
+    if pa.types.is_string(column.type) and limit:
+        checks.append((pc.greater(pc.utf8_length(column), limit),
+                       lambda row: f"field '{name}' is longer than {limit} characters"))
     if pa.types.is_list(column.type):
         if prop.get("minItems"):
             checks.append((pc.equal(pc.list_value_length(column), 0),
@@ -116,6 +120,15 @@ def _non_empty(prop):
     defs = schema()["$defs"]
     return any(defs[o["$ref"].rsplit("/", 1)[1]].get("minLength")
                for o in prop.get("anyOf", []) if "$ref" in o)
+
+
+def _max_length(prop):
+    """A string field's ``maxLength`` (directly or in an ``anyOf`` option), or None."""
+    if prop.get("maxLength"):
+        return prop["maxLength"]
+    defs = schema()["$defs"]
+    return next((defs[o["$ref"].rsplit("/", 1)[1]]["maxLength"] for o in prop.get("anyOf", [])
+                 if "$ref" in o and defs[o["$ref"].rsplit("/", 1)[1]].get("maxLength")), None)
 
 
 def _rows_with_bad_items(column):

@@ -99,6 +99,8 @@ def _message(error, record):
         return f"{name} must be one of {', '.join(map(str, allowed))}, got {value}"
     if error.validator == "minLength":
         return f"{name} must not be empty"
+    if error.validator == "maxLength":
+        return f"{name} is longer than {error.validator_value} characters"
     if error.validator == "minItems":
         return f"{name} must not be an empty list"
     if error.validator == "uniqueItems":
