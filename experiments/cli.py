@@ -101,6 +101,7 @@ def _selftest_replay(args):
         raise UserError(args.trace, "no such trace file")
     trace = load_trace(args.trace, hosts={h.name for h in load_topology(args.topology).hosts})
     topology, dilation, _ = fabric_from_args(args, trace)
+    _check_run_args(args, schedulers, topology)
     if args.dilations:
         try:
             dilations = [float(v) for v in args.dilations.split(",") if v.strip()]
@@ -152,6 +153,22 @@ def _selftest_capacity(args):
 
 
 BACKENDS = {"emu": "emulation", "sim": "fluid"}   # --backend -> run.json's "backend"
+
+
+def _check_run_args(args, schedulers, topology):
+    """What a run is told, checked before anything is built or written: every
+    scheduler built once with the run's policy file (a bad file, section or
+    parameter is refused here, not inside a running controller), and the
+    simulator's start lag."""
+    from policies import get_policy
+
+    if args.policy_config is not None and not os.path.isfile(args.policy_config):
+        raise UserError(args.policy_config, "no such policy file")
+    queues = min(link.queues for link in topology.links)
+    for name in schedulers:
+        get_policy(name, None, queues, args.policy_config)
+    if args.sim_start_lag < 0:
+        raise UserError("--sim-start-lag", f"must not be negative, got {args.sim_start_lag:g}")
 
 
 def _schedulers(text):
@@ -293,6 +310,8 @@ def cmd_run(args):
         topology, dilation, speed = load_topology(args.topology), None, None
     else:
         topology, dilation, speed = fabric_from_args(args, trace)
+    _check_run_args(args, schedulers, topology)
+    if args.backend != "sim":
         require_root("run")
         from mininet.log import setLogLevel
         setLogLevel("warning")
@@ -331,6 +350,7 @@ def cmd_sweep(args):
     schedulers = _schedulers(args.scheduler)
     reference = _reference(args)
     trace = load_trace(args.trace, hosts={h.name for h in topology.hosts})
+    _check_run_args(args, schedulers, topology)
     if len(axes) == 2 and args.seeds is None:
         raise UserError("sweep", "a two-parameter sweep is a regime map: give --seeds N (N >= 2)")
     if args.backend == "emu":

@@ -85,6 +85,9 @@ def _value_checks(column, prop, name):
     if "minimum" in prop:
         checks.append((pc.less(column, prop["minimum"]),
                        lambda row: f"field '{name}' must be >= {prop['minimum']}, got {row[name]}"))
+    if "maximum" in prop:
+        checks.append((pc.greater(column, prop["maximum"]),
+                       lambda row: f"field '{name}' must be <= {prop['maximum']:g}, got {row[name]}"))
     if "exclusiveMinimum" in prop:
         checks.append((pc.less_equal(column, prop["exclusiveMinimum"]),
                        lambda row: f"field '{name}' must be > {prop['exclusiveMinimum']}, "

@@ -11,7 +11,7 @@ import yaml
 from common.errors import UserError
 from common.units import parse_duration, parse_rate
 from traces.request_ops import RequestOptions
-from traces.storage import load_trace, trace_format, write_trace
+from traces.storage import check_output, load_trace, trace_format, write_trace
 from traces.trace import Trace
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,6 +21,7 @@ REQUEST_FORMATS = ("mooncake", "azure", "burstgpt", "vidur")
 # -- import ----------------------------------------------------------------------
 def cmd_import(args):
     trace_format(args.out)                   # reject a bad extension before any work
+    check_output(args.out, *args.inputs)
     if args.format in REQUEST_FORMATS:
         trace, notes = _import_requests(args)
     else:
@@ -119,6 +120,7 @@ def cmd_synth(args):
     from traces.synth.synthesizer import synthesize
 
     trace_format(args.out)
+    check_output(args.out, args.requests, args.deployment, args.model)
     if args.requests.split(":", 1)[0] == "builtin":
         requests = generate_requests(args.requests)
     else:
@@ -252,6 +254,7 @@ def cmd_deployment(args):
     from traces.synth.deployment import generate_deployment
 
     topology = load_topology(args.topology)
+    check_output(args.out, args.topology)
     name = os.path.splitext(os.path.basename(args.out))[0]
     data = generate_deployment([h.name for h in topology.hosts], args.prefill_instances,
                                args.degree, args.decode_hosts, args.cache_hosts, args.parallelism,

@@ -91,6 +91,8 @@ def _message(error, record):
         return f"{name} must be {_article(types)}, got {value}"
     if error.validator == "minimum":
         return f"{name} must be >= {error.validator_value}, got {value}"
+    if error.validator == "maximum":
+        return f"{name} must be <= {error.validator_value:g}, got {value}"
     if error.validator == "exclusiveMinimum":
         return f"{name} must be > {error.validator_value}, got {value}"
     if error.validator in ("enum", "const"):

@@ -27,6 +27,15 @@ def trace_format(path):
     raise UserError(path, "unknown trace file type (use .jsonl for JSON Lines or .parquet)")
 
 
+def check_output(out, *inputs):
+    """Refuse an output path that is one of the inputs: writing it would
+    destroy what the command reads (checked before any work)."""
+    for source in inputs:
+        if source and os.path.exists(source) and os.path.exists(out) \
+                and os.path.samefile(source, out):
+            raise UserError(out, f"the output is the input {source}; choose another --out")
+
+
 def load_trace(path, validate=True, hosts=None):
     """Read a trace file; by default also run the whole-trace checks."""
     kind = trace_format(path)
