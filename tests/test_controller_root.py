@@ -81,8 +81,9 @@ def test_arrival_gets_its_decision_pushed_and_progress_promotes(controlled_fabri
         sender.notify("arrive", flow_id="later")
         first = wait_for(pushes, lambda p: p.get("flow_id") == "later")
         assert first is not None and first["push"] == "decision"
-        assert first["queue"] == 4 and first["reason"] == "initial"      # MFS: RLI 3
-        assert first["tos"] == dscp_for_queue(4, 8) << 2 and first["decided_at"] > 0
+        # MFS: r9 has not started (queued_layer -1), so layer 3 is RLI 4
+        assert first["queue"] == 5 and first["reason"] == "initial"
+        assert first["tos"] == dscp_for_queue(5, 8) << 2 and first["decided_at"] > 0
         sender.notify("progress", request_id="r9", layer=3)   # the GPU now waits for it
         promoted = wait_for(pushes, lambda p: p.get("flow_id") == "later" and p["queue"] == 1)
         assert promoted is not None and promoted["reason"] == "promotion"

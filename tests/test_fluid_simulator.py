@@ -1,5 +1,7 @@
 """Mechanics of the fluid simulator: timing, dependencies, progress, ticks."""
 
+import signal
+
 import pytest
 
 from common.errors import UserError
@@ -117,3 +119,29 @@ def test_pias_senders_demote_the_instant_their_bytes_cross_a_threshold():
     assert result.flows["mid"].finish == pytest.approx(0.0034)
     assert result.flows["long"].finish == pytest.approx(0.0096)
     assert all(c.reason in ("initial", "demotion") for c in result.changes)
+
+
+def test_sender_demotions_still_fire_a_day_into_a_run():
+    # 123,456 s in, the clock's float spacing (1.5e-11 s) exceeds the time
+    # tolerance: demotions judged from the bytes left never came due and the
+    # run looped forever (the alarm turns a relapse into a failure).  They
+    # fire at the same offsets as at time 0.
+    start = 123_456.789
+    flows = [FluidFlow("long", "r1", start, 10 * MB, ("l",)),
+             FluidFlow("mid", "r2", start + 0.001, 2 * MB, ("l",))]
+    policy = get_policy("pias", {"demotion_thresholds": [MB, 3 * MB]})
+    signal.signal(signal.SIGALRM, _looped)
+    signal.alarm(30)
+    try:
+        result = simulate(LINK, flows, policy=policy)
+    finally:
+        signal.alarm(0)
+    history = result.flows["long"].queue_history
+    assert [h[2] for h in history] == [0, 1, 2]
+    assert [h[0] - start for h in history[1:]] == [pytest.approx(0.0008, abs=1e-7),
+                                                   pytest.approx(0.0040, abs=1e-7)]
+    assert result.flows["long"].finish - start == pytest.approx(0.0096, abs=1e-7)
+
+
+def _looped(signum, frame):
+    raise AssertionError("the simulation did not end within 30 s")

@@ -4,7 +4,6 @@ decisions applied to that socket, and the demotions the sender makes itself
 as its bytes sent cross a decision's thresholds (``demote_at``: PIAS tags
 packets at the end host, with no controller round trip)."""
 
-import math
 import socket
 import time
 
@@ -42,10 +41,18 @@ class FlowSender:
         except OSError:
             return     # the flow just ended
         self.queues.append((time.monotonic(), queue, reason, decided_at))
-        scale = self.agent.byte_scale
-        # A threshold at or past the flow's end is never crossed while it sends.
-        self.plan = [(math.ceil(sent / scale), q, t) for sent, q, t in demote_at
-                     if math.ceil(sent / scale) < self.emu_bytes]
+        # Thresholds scale as the flow's size does; one at or past the flow's
+        # end is never crossed while it sends.
+        plan = [(self.agent.dilation_bytes(sent), q, t) for sent, q, t in demote_at]
+        self.plan = [step for step in plan if step[0] < self.emu_bytes]
+        self._replanned()
+        # The controller decided from bytes it had heard of; those the sender
+        # has already written past demote now, in order, the last one standing.
+        while self.plan and self.plan[0][0] <= self.written:
+            self.demote()
+
+    def _replanned(self):
+        """A new plan replaced the old one: forget waiting for the old threshold."""
 
     def next_threshold(self):
         """Bytes to send before the next planned demotion (the flow's size if none)."""

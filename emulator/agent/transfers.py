@@ -128,6 +128,14 @@ class TcpSender(FlowSender):
             return
         self.agent.loop.add_reader(self.sock, self._closed_by_receiver)
 
+    def _replanned(self):
+        if self._draining:
+            self._draining = False
+            try:
+                self.sock.setsockopt(socket.IPPROTO_TCP, TCP_NOTSENT_LOWAT, self.agent.refill_bytes)
+            except OSError:
+                pass     # the flow just ended
+
     def _crossed(self):
         """Whether the bytes before the next threshold have all been sent; if
         so, demote.  Until then the socket wakes us once its unsent bytes

@@ -88,7 +88,7 @@ class FluidSimulator:
         self.release.start()
         while True:
             finish_at, finishing = self._next_completions()
-            demote_time = self._slots.next_demotion(self.now)
+            demote_time, demoting = self._slots.next_demotion(self.now)
             t = min(finish_at, demote_time, self.release.next_time(), self._tick_time())
             if t == math.inf:
                 break
@@ -101,7 +101,9 @@ class FluidSimulator:
                 for flow_id in finishing:
                     self._complete(flow_id)
             if demote_time <= t + TIME_EPS:
-                for slot, queue in self._slots.demotions_due():
+                # fire the slots chosen with the time, not re-judged from bytes:
+                # far into a run a step below float spacing never moves ``now``
+                for slot, queue in self._slots.fire(demoting):
                     if self.scheduler.sender_demoted(self.flows[slot].flow_id, queue, t) is None:
                         self._slots.plan(slot, ())     # superseded: nothing left to fire
             self._release_due()
@@ -286,23 +288,26 @@ class _Slots:
             self.demote_left[slot] = -1.0
 
     def next_demotion(self, now):
-        """When the first planned sender demotion fires (inf: none planned)."""
+        """(when the first planned sender demotion fires, the slots due then
+        within the time tolerance); (inf, none) when none is planned or moving."""
         if not self.plans:
-            return math.inf
+            return math.inf, []
         slots = np.fromiter(self.plans, dtype=np.int64, count=len(self.plans))
-        rate = self.rate[slots]
-        moving = rate > 0
-        if not moving.any():
-            return math.inf
-        gap = np.maximum(self.left[slots[moving]] - self.demote_left[slots[moving]], 0.0)
-        return now + float((gap * 8 / rate[moving]).min())
+        slots = slots[self.rate[slots] > 0]
+        if not len(slots):
+            return math.inf, []
+        gap = np.maximum(self.left[slots] - self.demote_left[slots], 0.0)
+        after = gap * 8 / self.rate[slots]
+        first = float(after.min())
+        return now + first, sorted(int(s) for s in slots[after <= first + TIME_EPS])
 
-    def demotions_due(self):
-        """(slot, queue) of every planned demotion whose threshold is crossed now,
-        within the time tolerance, in slot order."""
+    def fire(self, slots):
+        """(slot, queue) of each due demotion, in slot order; each slot's bytes
+        left snap to its threshold (they differ by float rounding only)."""
         due = []
-        for slot in sorted(self.plans):
-            if self.left[slot] - self.demote_left[slot] <= self.rate[slot] / 8 * TIME_EPS:
+        for slot in slots:
+            if slot in self.plans:
+                self.left[slot] = min(self.left[slot], self.demote_left[slot])
                 due.append((slot, self.plans[slot][0][1]))
         return due
 
