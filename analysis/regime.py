@@ -91,8 +91,9 @@ def summarize_cell(grid_dir, settings, seeds, reference, write=False):
     known = {n: m for n, m in baselines.items() if m is not None}
     best = max(known, key=known.get) if known else None
     ratio = result["attainment_ratio"].get(best) if best else None
+    difference = result["attainment_difference"].get(best) if best else None
     return {"settings": settings, "schedulers": result["schedulers"], "best_baseline": best,
-            "ratio": ratio}
+            "ratio": ratio, "difference": difference}
 
 
 def summarize_grid(directory, write=False):
@@ -142,13 +143,30 @@ def sustainable_by_seed(summary, target=TARGET):
                 continue
             ratios = [threshold_ratio(o, t, harder) for o, t in zip(per_seed[reference],
                                                                    per_seed[name])]
-            stats = interval([r["ratio"] for r in ratios])
-            stats["kinds"] = [r["kind"] for r in ratios]
-            stats["significant"] = stats["ci95"] is not None and not (
-                stats["mean"] - stats["ci95"] <= 1 <= stats["mean"] + stats["ci95"])
-            entry["ratio"][name] = stats
+            entry["ratio"][name] = bounded_mean_ratio(ratios)
         out.append(entry)
     return out
+
+
+def bounded_mean_ratio(ratios):
+    """Mean and interval of per-seed threshold ratios (threshold_ratio's).
+
+    A censored seed gives a bound, not a value, so the mean is one too:
+    "kind" is "exact" when every seed is, "lower_bound" / "upper_bound" when
+    the rest are exact, "mixed" when both bounds occur.  A bound supports a
+    verdict in its own direction only (a lower bound above 1 shows the
+    reference sustains more; below 1 it shows nothing), and a mixed mean
+    supports none."""
+    stats = interval([r["ratio"] for r in ratios])
+    stats["kinds"] = [r["kind"] for r in ratios]
+    bounds = {k for k in stats["kinds"] if k in ("lower_bound", "upper_bound")}
+    stats["kind"] = "mixed" if len(bounds) == 2 else bounds.pop() if bounds else "exact"
+    stats["significant"] = False
+    if stats["ci95"] is not None:
+        low, high = stats["mean"] - stats["ci95"], stats["mean"] + stats["ci95"]
+        stats["significant"] = ((low > 1 and stats["kind"] in ("exact", "lower_bound"))
+                                or (high < 1 and stats["kind"] in ("exact", "upper_bound")))
+    return stats
 
 
 def attainment_curves(summary):
@@ -182,10 +200,11 @@ def attainment_curves(summary):
 
 
 def regime_frame(summary):
-    """One row per cell: its settings, the best baseline, the ratio and its interval."""
+    """One row per cell: its settings, the best baseline, the ratio and the
+    difference over it with their intervals."""
     records = []
     for cell in summary["cells"]:
-        ratio = cell["ratio"] or {}
+        ratio, difference = cell["ratio"] or {}, cell.get("difference") or {}
         mean, ci = ratio.get("mean"), ratio.get("ci95")
         records.append({**cell["settings"], "best_baseline": cell["best_baseline"],
                         "reference_attainment": cell["schedulers"][summary["reference"]]
@@ -193,7 +212,11 @@ def regime_frame(summary):
                         "best_baseline_attainment": None if cell["best_baseline"] is None else
                         cell["schedulers"][cell["best_baseline"]]["slo_attainment"]["mean"],
                         "ratio_mean": mean, "ratio_ci95": ci,
-                        "significant": bool(ratio.get("significant", False))})
+                        "significant": bool(ratio.get("significant", False)),
+                        "seeds_left_out": ratio.get("left_out", 0),
+                        "difference_mean": difference.get("mean"),
+                        "difference_ci95": difference.get("ci95"),
+                        "difference_significant": bool(difference.get("significant", False))})
     return pd.DataFrame(records)
 
 
@@ -204,7 +227,10 @@ def _label(cell):
     text = f"{format_number(ratio['mean'], 3)}x"
     if ratio.get("ci95") is not None:
         text += f" +- {format_number(ratio['ci95'], 2)}"
-    return text + ("" if ratio.get("significant") else " (n.s.)")
+    text += "" if ratio.get("significant") else " (n.s.)"
+    if ratio.get("left_out"):
+        text += f" ({ratio['left_out']} seeds left out)"
+    return text
 
 
 def regime_heatmap(summary):
@@ -231,6 +257,8 @@ def regime_heatmap(summary):
     # Colour by log2 of the ratio, so 1/2 and 2 sit equally far from white 1.
     logs = [[None if v is None or v <= 0 else math.log2(v) for v in row] for row in z]
     spread = max([abs(v) for row in logs for v in row if v is not None] + [math.log2(1.5)])
+    # a mean ratio of 0 (the reference met no deadline) has no log: the darkest red
+    logs = [[-spread if v == 0 else lg for v, lg in zip(zr, lr)] for zr, lr in zip(z, logs)]
     ticks = [t for t in (0.25, 0.5, 2 / 3, 0.8, 1, 1.25, 1.5, 2, 4) if abs(math.log2(t)) <= spread]
     fig = go.Figure(go.Heatmap(
         x=x_labels, y=y_labels, z=logs, text=text, texttemplate="%{text}", zmid=0,
@@ -287,6 +315,9 @@ def _sustainable_table(summary, sustained):
         if stats["mean"] is None:
             return "-"
         text = format_number(stats["mean"], 3)
+        text = {"lower_bound": ">= ", "upper_bound": "<= "}.get(stats.get("kind"), "") + text
+        if stats.get("kind") == "mixed":
+            text += " (mixed bounds)"
         return text if stats["ci95"] is None else f"{text} +- {format_number(stats['ci95'], 2)}"
     rows = "".join(
         f"<tr><td>{esc(name)}</td><td>{cell(stats)}</td><td>"
@@ -312,7 +343,11 @@ def write_regime(directory, images=None, image_format="svg"):
                 f'<p class="headline">{esc(regime_text(summary).splitlines()[0])}</p>')
     page.section("map", "Regime map", "Each cell: the reference's TTFT SLO attainment over "
                  "the baseline with the highest mean attainment in that cell, paired seed by "
-                 "seed; mean and 95% Student-t interval.")
+                 "seed; mean and 95% Student-t interval. The best baseline is chosen from the "
+                 "same seeds, and each cell is its own test with no correction for the number "
+                 "of cells: about one cell in twenty may be marked significant by chance. "
+                 "Seeds where the best baseline met no deadline have no ratio and are left "
+                 "out (counted in the label); the paired difference (regime.csv) keeps them.")
     page.add_figure(regime_heatmap(summary), "regime_map")
     page.add_html(frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-"))
     page.section("curves", "Attainment with error bars",

@@ -41,22 +41,32 @@ def summarize_seeds(directories, seeds, reference):
     names = list(summaries[0]["schedulers"])
     schedulers = {name: {key: interval([s["schedulers"][name].get(key) for s in summaries])
                          for key in METRICS} for name in names}
-    ratios = {}
+    ratios, differences = {}, {}
     if reference in names:
         for name in names:
             if name == reference:
                 continue
-            per_seed = []
-            for s in summaries:
-                ours, theirs = (s["schedulers"][n]["slo_attainment"] for n in (reference, name))
-                per_seed.append(None if not theirs or ours is None else ours / theirs)
-            stats = interval(per_seed)
-            low_high = (None if stats["ci95"] is None else
-                        (stats["mean"] - stats["ci95"], stats["mean"] + stats["ci95"]))
-            stats["significant"] = low_high is not None and not low_high[0] <= 1 <= low_high[1]
-            ratios[name] = stats
+            pairs = [tuple(s["schedulers"][n]["slo_attainment"] for n in (reference, name))
+                     for s in summaries]
+            # A seed where the baseline meets no deadline has no ratio: it is
+            # left out of the ratio (and counted), never of the difference.
+            ratios[name] = paired(
+                [None if not theirs or ours is None else ours / theirs for ours, theirs in pairs], 1)
+            ratios[name]["left_out"] = sum(v is None for v in ratios[name]["values"])
+            differences[name] = paired(
+                [None if None in (ours, theirs) else ours - theirs for ours, theirs in pairs], 0)
     return {"kind": "seeds", "seeds": list(seeds), "directories": [str(d) for d in directories],
-            "reference": reference, "schedulers": schedulers, "attainment_ratio": ratios}
+            "reference": reference, "schedulers": schedulers, "attainment_ratio": ratios,
+            "attainment_difference": differences}
+
+
+def paired(values, null):
+    """interval() of per-seed paired values, "significant" when the 95 %
+    interval excludes ``null`` (1 for a ratio, 0 for a difference)."""
+    stats = interval(values)
+    stats["significant"] = stats["ci95"] is not None and not (
+        stats["mean"] - stats["ci95"] <= null <= stats["mean"] + stats["ci95"])
+    return stats
 
 
 def write_seeds_summary(out, directories, seeds, reference, page=True):
@@ -118,6 +128,12 @@ def seeds_text(result):
                 parts.append(f"{name} -")
                 continue
             verdict = "" if stats["significant"] else " (no significant difference)"
+            if stats.get("left_out"):
+                verdict += f" ({stats['left_out']} of {n} seeds left out: {name} met no SLO)"
             parts.append(f"{name} {cell(stats)}x{verdict}")
         lines.append(f"{result['reference']} SLO attainment / baseline: " + ", ".join(parts))
+    if result.get("attainment_difference"):
+        parts = [f"{name} {cell(stats)}" + ("" if stats["significant"] else " (n.s.)")
+                 for name, stats in result["attainment_difference"].items()]
+        lines.append(f"{result['reference']} SLO attainment - baseline: " + ", ".join(parts))
     return "\n".join(lines)

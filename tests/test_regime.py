@@ -6,7 +6,7 @@ import math
 import pandas as pd
 import pytest
 
-from analysis.regime import regime_heatmap, regime_text, sustainable_by_seed
+from analysis.regime import bounded_mean_ratio, regime_heatmap, regime_text, sustainable_by_seed
 from tests.test_simulator_backend import run_cli
 from traces import load_trace
 
@@ -122,3 +122,26 @@ def test_the_report_draws_error_bars(grid):
     html = (out / "regime.html").read_text()
     assert 'id="fig-regime_curve_1"' in html and 'id="fig-regime_curve_3"' in html
     assert '"error_y"' in html and "sustainable value" in html
+
+
+@pytest.mark.parametrize("kinds, values, kind, significant", [
+    (["exact", "exact", "exact"], [1.5, 1.6, 1.7], "exact", True),
+    (["exact", "lower_bound", "exact"], [1.5, 1.6, 1.7], "lower_bound", True),   # ours >= that
+    (["exact", "lower_bound", "exact"], [0.5, 0.6, 0.7], "lower_bound", False),  # shows nothing
+    (["upper_bound", "exact", "exact"], [0.5, 0.6, 0.7], "upper_bound", True),
+    (["upper_bound", "lower_bound", "exact"], [1.5, 1.6, 1.7], "mixed", False),
+])
+def test_a_mean_of_censored_ratios_is_a_bound_and_judged_as_one(kinds, values, kind, significant):
+    stats = bounded_mean_ratio([{"ratio": v, "kind": k} for v, k in zip(values, kinds)])
+    assert stats["kind"] == kind and stats["significant"] is significant
+
+
+def test_a_zero_ratio_is_drawn_darkest_and_left_out_seeds_are_named():
+    cell = {"settings": {"rate": 1.0}, "best_baseline": "fair",
+            "ratio": {"mean": 0.0, "ci95": 0.0, "significant": True, "left_out": 2},
+            "schedulers": {}}
+    summary = {"axes": [{"parameter": "rate", "values": [1.0]}], "seeds": 5,
+               "reference": "mfs", "cells": [cell]}
+    heat = regime_heatmap(summary).data[0]
+    assert heat.z[0][0] == heat.zmin < 0            # not a blank cell
+    assert "(2 seeds left out)" in heat.text[0][0]

@@ -37,6 +37,10 @@ def test_run_seeds_on_the_simulator(tmp_path):
     assert [r.arrival_us for r in seed1.requests] != [r.arrival_us for r in default.requests]
     assert "fair" in summary["attainment_ratio"]
     assert isinstance(summary["attainment_ratio"]["fair"]["significant"], bool)
+    fair = [json.loads((out / f"seed-{k}" / "summary.json").read_text())
+            ["schedulers"]["fair"]["slo_attainment"] for k in (0, 1)]
+    assert summary["attainment_difference"]["fair"]["values"] == pytest.approx(
+        [m - f for m, f in zip(per_seed, fair)])
 
 
 @pytest.mark.parametrize("args, message", [
@@ -86,3 +90,16 @@ def test_run_seeds_takes_new_windows_of_a_real_request_trace(tmp_path):
         assert [r.input_tokens for r in window] == tokens[10 * k:10 * k + 10]
         assert min(r.arrival_us for r in window) == 0
 
+
+
+def test_a_seed_whose_baseline_meets_nothing_is_left_out_of_the_ratio_only():
+    from analysis.seeds import paired, seeds_text
+    ratio = paired([1.5, None, 1.4], 1)
+    ratio["left_out"] = 1
+    difference = paired([0.2, 0.3, 0.25], 0)
+    assert ratio["mean"] == pytest.approx(1.45) and difference["significant"] is True
+    result = {"seeds": [0, 1, 2], "reference": "mfs", "schedulers": {},
+              "attainment_ratio": {"fair": ratio}, "attainment_difference": {"fair": difference}}
+    text = seeds_text(result)
+    assert "(1 of 3 seeds left out: fair met no SLO)" in text
+    assert "mfs SLO attainment - baseline: fair 0.25 +- " in text
