@@ -11,7 +11,7 @@ import tempfile
 import time
 
 from controller.client import RegistryClient, RegistryError
-from controller.protocol import DECLARE_CHUNK
+from controller.protocol import declare_chunks
 from controller.settings import ControllerSettings
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -113,8 +113,8 @@ class ControllerProcess:
         """Declare the trace's flows (in chunks under the line limit); returns
         how many path rules the switches confirmed."""
         rules = 0
-        for i in range(0, len(flow_table), DECLARE_CHUNK):
-            rules += client.request("declare", flow_table=flow_table[i:i + DECLARE_CHUNK])["rules"]
+        for chunk in declare_chunks(flow_table):
+            rules += client.request("declare", flow_table=chunk)["rules"]
         return rules
 
     def wait_for_switches(self, count, timeout=30.0):

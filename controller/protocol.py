@@ -45,7 +45,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 MAX_LINE = 1 << 20   # bytes; a longer line is refused and the connection closed
-DECLARE_CHUNK = 1000  # flows per declare request: under MAX_LINE even with 200-byte ids
+DECLARE_BUDGET = MAX_LINE // 2   # encoded bytes of flow entries per declare request
 NOTICES = frozenset({"arrive", "progress", "bytes", "demoted", "complete"})
 
 
@@ -151,3 +151,19 @@ def notice(token, op, **fields):
 
 def encode(message):
     return (json.dumps(message, separators=(",", ":")) + "\n").encode()
+
+
+def declare_chunks(flow_table, budget=DECLARE_BUDGET):
+    """The flow table in consecutive slices whose entries encode to at most
+    ``budget`` bytes (a slice holds one entry at least): ids of 200
+    characters escape to 1,200 bytes each when they are not ASCII, so a
+    count of flows alone cannot keep a request under the line limit."""
+    start, used = 0, 0
+    for i, entry in enumerate(flow_table):
+        size = len(encode(entry))
+        if i > start and used + size > budget:
+            yield flow_table[start:i]
+            start, used = i, 0
+        used += size
+    if start < len(flow_table):
+        yield flow_table[start:]

@@ -84,15 +84,33 @@ TIMEOUT_SLACK = 5         # x the trace's end on an idle network
 
 def auto_timeout(trace, topology, dilation):
     """Emulated seconds after which a replay gives up on unfinished flows:
-    ``TIMEOUT_SLACK`` times the trace's end on an idle network (compute
-    queues included), dilated, and never under ``MIN_TIMEOUT``.  A fixed
-    timeout failed the flows of a 0.75 s trace replayed at x800."""
-    from traces.isolated import ttft_lower_bounds
+    ``TIMEOUT_SLACK`` times the end of the trace's last node on an idle
+    network (compute queues included), dilated, and never under
+    ``MIN_TIMEOUT``.  A fixed timeout failed the flows of a 0.75 s trace
+    replayed at x800."""
+    from traces.isolated import idle_end_us
 
-    bounds = ttft_lower_bounds(trace, lambda host: topology.host_link(host).rate_bps)
-    end_us = max((r.arrival_us + bounds[r.id] for r in trace.requests if r.id in bounds),
-                 default=0.0)
+    end_us = idle_end_us(trace, lambda host: topology.host_link(host).rate_bps)
     return max(MIN_TIMEOUT, TIMEOUT_SLACK * end_us * 1e-6 * dilation.factor)
+
+
+def unadmitted_note(trace, schedulers, policy_config=None):
+    """A warning when MFS counts queued requests (``queued_layer`` -1) on a
+    trace that never says when a request is admitted (no ``admitted`` node,
+    as ``trace synth`` writes): every request then looks queued until its
+    first layer-0 compute starts, so its layer-0 fetches, which that compute
+    waits for, are deferred as if a layer ahead.  None when that is not so."""
+    if "mfs" not in schedulers or not trace.requests:
+        return None
+    from policies import get_policy
+
+    if get_policy("mfs", None, 8, policy_config).params.queued_layer != -1:
+        return None
+    if any(getattr(n, "label", None) == "admitted" for n in trace.nodes):
+        return None
+    return ("note: the trace has no 'admitted' nodes, so MFS (queued_layer -1) treats each "
+            "request as queued until its first layer-0 compute starts; regenerate it with "
+            "'trace synth' or set 'mfs: {queued_layer: 0}' in a --policy-config file")
 
 
 def run_experiment(topology, dilation, trace_path, schedulers, out_dir, policy_config=None,
@@ -145,6 +163,10 @@ def run_experiment(topology, dilation, trace_path, schedulers, out_dir, policy_c
     how = "the flow-level simulator" if backend == "fluid" else dilation.describe(topology)
     echo(f"replaying {trace_path}: {len(trace.requests)} requests, {len(trace.nodes)} nodes on "
          f"{topology.name}; {how}")
+    note = unadmitted_note(trace, schedulers, policy_config)
+    if note:
+        echo(note)
+        run_info["notes"] = [note]
     fidelity = {}
     for name in schedulers:
         if backend == "fluid":

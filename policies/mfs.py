@@ -28,7 +28,9 @@ re-evaluated on every tick and when a sibling P2D flow arrives.
 Two options, off by default (``policies.yaml`` has what they measured):
 ``mlu_unregistered`` also counts the request's P2D bytes not registered yet
 (the KV of layers still to compute, known from the prompt length; the data
-plane declares every flow before the run, see ``Policy.declare``);
+plane declares every flow before the run, see ``Policy.declare``; a
+declared flow that never registers, e.g. one that failed to connect, stays
+counted, and the run reports it failed);
 ``scavenge_request`` sends every flow of a request, present and future, to
 the scavenger queue once one of its P2D flows goes there (the paper's
 feasibility check: a request that cannot make its SLO stops taking
@@ -43,7 +45,9 @@ reported yet is not executing: it waits for its prefill instance, so it
 counts as executing layer ``queued_layer`` (-1: its layer-0 fetch is RLI 1,
 not "the GPU waits now").  Synthesized traces report layer 0 when the
 instance admits the request (its zero-length ``admit`` node), so from then
-on the layer-0 fetch is RLI 0.
+on the layer-0 fetch is RLI 0.  A trace without such nodes would defer
+every layer-0 fetch until its compute starts: ``run`` prints a note
+(``experiments.experiment.unadmitted_note``) suggesting ``queued_layer: 0``.
 
 Everything else (stage ``other``, P2D without deadline, stages 1-2 without a
 consuming layer) is class ``other``, which never moves.

@@ -107,3 +107,11 @@ def test_the_replay_timeout_follows_the_trace_and_the_dilation():
     late = auto_timeout(demotion_trace(late_arrival_us=1e6), topo, slow)
     assert late == pytest.approx(5 * 1.00016 * 800, rel=1e-4)
     assert auto_timeout(demotion_trace(), topo, slow) == MIN_TIMEOUT
+    # a node after the last TTFT (here 100 MB more, 8 ms alone) is waited for too
+    from dataclasses import replace
+
+    from traces.model import FlowNode
+    trace = demotion_trace(late_arrival_us=1e6)
+    trace = replace(trace, nodes=trace.nodes + [
+        FlowNode("late.after", "late", "h3", "h4", 100 * 10**6, "p2d", deps=["late.p2d"])])
+    assert auto_timeout(trace, topo, slow) == pytest.approx(5 * 1.00816 * 800, rel=1e-4)

@@ -68,3 +68,16 @@ def test_the_decision_push_has_the_fields_the_agent_reads():
 
     push = DecisionPush.model_validate(decision_push("r0.p2d", 2, 0xa0, None, "promotion", 1.5))
     assert (push.queue, push.tos, push.reason) == (2, 0xa0, "promotion")
+
+
+def test_declare_chunks_stay_under_the_line_limit_whatever_the_ids():
+    from controller.protocol import MAX_LINE, declare_chunks, encode
+    # 200-character non-ASCII ids escape to 1,200 bytes each: 1,000 such
+    # flows (the old fixed chunk) encoded to 2.4 MB, over the 1 MiB limit
+    table = [{"flow_id": f"{i:04d}" + "é" * 196, "request_id": "ü" * 200, "bytes": 1}
+             for i in range(3000)]
+    chunks = list(declare_chunks(table))
+    assert [e for c in chunks for e in c] == table
+    assert all(len(encode({"op": "declare", "flow_table": c})) < MAX_LINE for c in chunks)
+    assert len(chunks) > 3
+    assert list(declare_chunks([])) == [] and list(declare_chunks(table[:1], budget=1)) == [table[:1]]

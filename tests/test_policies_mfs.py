@@ -283,3 +283,18 @@ def test_a_scavenged_p2d_flow_can_take_its_whole_request_down():
     assert sched.report_progress("r1", 1, 0.001) == []       # and stay there
     with pytest.raises(UserError, match="scavenge_request needs the scavenger"):
         get_policy("mfs", {"scavenge_request": True, "scavenger": False})
+
+
+def test_a_run_warns_when_mfs_cannot_tell_queued_requests_from_admitted_ones(tmp_path):
+    from experiments.experiment import unadmitted_note
+    from traces import load_trace
+    from traces.scenarios import demotion_trace
+
+    synthesized = load_trace("traces/default_workload.jsonl")
+    assert unadmitted_note(synthesized, ["fair", "mfs"]) is None      # it has admit nodes
+    bare = demotion_trace()                                          # no admit nodes
+    assert "no 'admitted' nodes" in unadmitted_note(bare, ["mfs"])
+    assert unadmitted_note(bare, ["fair"]) is None
+    config = tmp_path / "p.yaml"
+    config.write_text("mfs: {queued_layer: 0}\n")
+    assert unadmitted_note(bare, ["mfs"], str(config)) is None

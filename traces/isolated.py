@@ -60,6 +60,13 @@ def ttft_lower_bounds(trace, rate_of=None):
     return {req.id: finish[end] - arrivals[req.id] for req, end in _terminals(trace, index, finish)}
 
 
+def idle_end_us(trace, rate_of=None):
+    """When the trace's last node ends on an uncontended network (us): every
+    node, not only those before a TTFT, and traces with no requests too."""
+    _, finish, _ = _critical_paths(trace, rate_of, alone=False)
+    return max(finish, default=0.0)
+
+
 def _critical_paths(trace, rate_of, alone):
     """Each node's finish: from 0 with its own request's dependencies only
     (``alone``), or from its request's arrival with every dependency."""
