@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 
+from common import ledger
 from controller.client import RegistryClient, RegistryError
 from controller.protocol import declare_chunks
 from controller.settings import ControllerSettings
@@ -39,6 +40,7 @@ class ControllerProcess:
                  policy_config=None, tick=None, fit_sizes=(), fit_stages=(), link_rate_factor=1.0):
         self.out_dir = os.path.abspath(out_dir)
         self._socket_dir = None
+        self._scope = None
         self.proc = None
         self.settings = dict(
             topology=os.path.abspath(topology_path), link_rate_factor=link_rate_factor, policy=policy,
@@ -61,8 +63,12 @@ class ControllerProcess:
 
     def start(self, timeout=30.0):
         os.makedirs(self.out_dir, exist_ok=True)
+        led = ledger.current()
+        self._scope = led.scope("controller")
+        led.add(self._scope, "dir", path=SOCKET_ROOT, if_empty=True)
         os.makedirs(SOCKET_ROOT, mode=0o700, exist_ok=True)
         self._socket_dir = tempfile.mkdtemp(prefix="ctl-", dir=SOCKET_ROOT)
+        led.add(self._scope, "dir", path=self._socket_dir)
         self.settings.update(socket_path=os.path.join(self._socket_dir, "registry.sock"),
                              of_port=free_tcp_port())
         ControllerSettings.model_validate(self.settings)
@@ -75,6 +81,7 @@ class ControllerProcess:
         self.proc = subprocess.Popen([sys.executable, "-m", "controller.launcher", path],
                                      cwd=REPO, stdout=self._stdout, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env)
+        led.add_process(self._scope, self.proc.pid)
         try:
             self._wait_healthy(timeout)
         except BaseException:
@@ -148,6 +155,9 @@ class ControllerProcess:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             self._socket_dir = None
             remove_socket_root()
+        if self._scope:
+            ledger.current().done(self._scope)
+            self._scope = None
 
     def __enter__(self):
         return self.start()

@@ -28,6 +28,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
+from common import ledger
 from emulator import ovs, tc
 from netmodel.queues import plan_port
 from netmodel.routing import Routes
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 OFFLOADS = ("tx", "rx", "tso", "gso", "gro")
 HOST_PREFIX = 16
 GSO_MAX_SEGS = 1     # frames per packet the stack may hand a qdisc (see _configure_interfaces)
+CLEANUP_HINT = "'sudo python run_emulation.py cleanup' removes what killed runs left"
 
 
 @dataclass(frozen=True)
@@ -63,21 +65,26 @@ class Fabric:
         self._procs = []
         self._qos_rows = []   # OVS QoS records we created (a root table: they outlive ports)
         self.ovs_status = ""
+        self._ledger = self._scope = None
 
     # -- building ---------------------------------------------------------
 
     def start(self):
         from mininet.link import Link
         from mininet.net import Mininet
-        from mininet.node import Host, OVSSwitch
 
+        ledger.run_lock()
         self.ovs_status = ovs.ensure_vswitchd()
         self._refuse_name_clashes()
         self.datapath = "kernel" if ovs.kernel_datapath_available() else "user"
-        self.net = Mininet(topo=None, build=False, controller=None, switch=OVSSwitch,
-                           host=Host, link=Link, autoSetMacs=False, waitConnected=False)
+        self._ledger = led = ledger.current()
+        self._scope = led.scope("fabric")
+        host_class, switch_class = _ledgered_nodes(led, self._scope)
+        self.net = Mininet(topo=None, build=False, controller=None, switch=switch_class,
+                           host=host_class, link=Link, autoSetMacs=False, waitConnected=False)
         topo = self.topology
         try:
+            led.add(self._scope, "ovs", table="Bridge")     # tagged with the run id as created
             # Mininet starts host shells and creates veths as nodes and links are added
             for host in topo.hosts:
                 self.net.addHost(host.internal, ip=f"{host.ip}/{HOST_PREFIX}", mac=host.mac)
@@ -86,6 +93,8 @@ class Fabric:
                                    failMode="secure", protocols="OpenFlow13",
                                    dpid="%016x" % int(switch.internal[1:]))
             for link in topo.links:
+                for node, peer in ((link.a, link.b), (link.b, link.a)):
+                    led.add(self._scope, "link", name=self.intf_name(node, peer))
                 self.net.addLink(self._node(link.a), self._node(link.b),
                                  port1=self._port(link.a, link.b), port2=self._port(link.b, link.a))
             self.net.build()
@@ -110,14 +119,13 @@ class Fabric:
         clash = sorted(ours & set(ovs.bridges()))
         if clash:
             raise UserError("fabric", f"Open vSwitch bridge(s) {', '.join(clash)} already exist "
-                            "(another run, or left by a killed one); remove them with "
-                            "'ovs-vsctl del-br NAME' if they are stale")
+                            f"(left by a killed run? {CLEANUP_HINT})")
         taken = [n for n in os.listdir("/sys/class/net")
                  if n.split("-eth")[0] in ours | {h.internal for h in self.topology.hosts}
                  and "-eth" in n]
         if taken:
             raise UserError("fabric", f"interface(s) {', '.join(sorted(taken)[:4])} already exist "
-                            "(another run, or left by a killed one)")
+                            f"(left by a killed run? {CLEANUP_HINT})")
 
     def _node(self, label):
         return self.net.get(self.topology.nodes[label].internal)
@@ -221,7 +229,8 @@ class Fabric:
             args = ["ovs-vsctl"]
             for i, ifname in enumerate(ifnames):
                 args += ["--", "set", "port", ifname, f"qos=@noop{i}",
-                         "--", f"--id=@noop{i}", "create", "qos", "type=linux-noop"]
+                         "--", f"--id=@noop{i}", "create", "qos", "type=linux-noop",
+                         f"external_ids:{ledger.TAG_KEY}={self._ledger.run_id}"]
             self._qos_rows += ovs.run(args).split()   # ovs-vsctl prints the new rows' UUIDs
         for port in self.egress:
             with tc.netlink(self._ns_pid(port.node)) as ipr:
@@ -257,6 +266,7 @@ class Fabric:
         kwargs.setdefault("stderr", subprocess.PIPE)
         proc = self._node(label).popen([str(a) for a in args], **kwargs)
         self._procs.append(proc)
+        self._ledger.add_process(self._scope, proc.pid)
         return proc
 
     def egress_port(self, node, peer):
@@ -278,10 +288,14 @@ class Fabric:
         return out
 
     def _sum_over_ports(self, counter):
+        """The counter summed over every egress port; None if a port could not be read."""
         total = 0
         for port in self.egress:
             with tc.netlink(self._ns_pid(port.node)) as ipr:
-                total += counter(ipr, port.ifname)
+                value = counter(ipr, port.ifname)
+            if value is None:
+                return None
+            total += value
         return total
 
     def modelled_drops(self):
@@ -289,7 +303,8 @@ class Fabric:
         return self._sum_over_ports(tc.qdisc_drops)
 
     def interface_drops(self):
-        """Drops and errors counted by the veths themselves (outside the model)."""
+        """Drops and errors counted by the veths themselves (outside the model);
+        None when an interface could not be read."""
         return self._sum_over_ports(tc.link_drops)
 
     def describe(self):
@@ -329,13 +344,23 @@ class Fabric:
             net, self.net = self.net, None
             # Signals would interrupt the teardown half-way; hold them off.
             with _signals_deferred():
+                if ovs.vswitchd_pid() is None:
+                    # ovs-vsctl would wait forever for a dead ovs-vswitchd to
+                    # apply Mininet's del-br: take the bridges out of the
+                    # database without waiting, Mininet's then finds none
+                    ovs.run(["ovs-vsctl", "--no-wait"] + [
+                        a for s in self.topology.switches
+                        for a in ("--", "--if-exists", "del-br", s.internal)], check=False)
                 net.stop()
                 if self._qos_rows:
-                    args = ["ovs-vsctl"]
+                    args = ["ovs-vsctl", "--no-wait"]
                     for uuid in self._qos_rows:
                         args += ["--", "--if-exists", "destroy", "qos", uuid]
                     ovs.run(args, check=False)
                     self._qos_rows = []
+        if self._scope is not None:
+            self._ledger.done(self._scope)
+            self._scope = None
 
     def __enter__(self):
         return self.start()
@@ -343,6 +368,28 @@ class Fabric:
     def __exit__(self, *exc):
         self.stop()
         return False
+
+
+def _ledgered_nodes(led, scope):
+    """Mininet's host and switch, written into the run's ledger as created:
+    a host's shell process once it starts, a bridge tagged with the run id
+    in the very transaction that adds it."""
+    from mininet.node import Host, OVSSwitch
+
+    class LedgeredHost(Host):
+        def startShell(self, *args, **kwargs):
+            super().startShell(*args, **kwargs)
+            led.add_process(scope, self.pid)
+
+    class TaggedSwitch(OVSSwitch):
+        def startShell(self, *args, **kwargs):     # Mininet gives switches a shell too
+            super().startShell(*args, **kwargs)
+            led.add_process(scope, self.pid)
+
+        def bridgeOpts(self):
+            return super().bridgeOpts() + f" external_ids:{ledger.TAG_KEY}={led.run_id}"
+
+    return LedgeredHost, TaggedSwitch
 
 
 @contextlib.contextmanager

@@ -126,18 +126,23 @@ def ensure_vswitchd(size=SOCKET_BUFFER):
 
 
 def process_cpu_seconds(pid):
-    """User+system CPU seconds used so far by process ``pid`` (all threads)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
+    """User+system CPU seconds used so far by process ``pid`` (all threads);
+    None when it cannot be read (no such process)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return None
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
 def log_size():
+    """The OVS log's size now (None: unreadable, so its errors cannot be counted)."""
     try:
         return os.path.getsize(LOG_FILE)
     except OSError:
-        return 0
+        return None
 
 
 def send_errors_since(offset):
@@ -149,21 +154,28 @@ def send_errors_since(offset):
     number can only err upwards while the run is up.  (Poll-loop CPU notices
     are not counted: they are not drops.)
     """
+    if offset is None:
+        return None
     try:
         with open(LOG_FILE, encoding="utf-8", errors="replace") as handle:
             handle.seek(offset)
             text = handle.read()
     except OSError:
-        return 0
+        return None
     count = text.count(SEND_ERROR)
     count += sum(int(n) for n in re.findall(r"\|netdev_linux\|WARN\|Dropped (\d+) log messages", text))
     return count
 
 
 def datapath_lost():
-    """Upcalls lost by the userspace datapath ('lookups: ... lost:N' of dpctl/show)."""
-    out = run(["ovs-appctl", "dpctl/show"], check=False)
-    return sum(int(n) for n in re.findall(r"lost:(\d+)", out))
+    """Upcalls lost by the userspace datapath ('lookups: ... lost:N' of
+    dpctl/show); None when OVS does not answer."""
+    try:
+        out = run(["ovs-appctl", "dpctl/show"])
+    except (RuntimeError, OSError, subprocess.TimeoutExpired):
+        return None
+    found = re.findall(r"lost:(\d+)", out)
+    return sum(int(n) for n in found) if found else None
 
 
 def kernel_datapath_available():

@@ -155,10 +155,11 @@ def qdisc_drops(ipr, ifname):
 
 
 def link_drops(ipr, ifname):
-    """Interface-level rx/tx drops and errors (outside the modelled queues)."""
+    """Interface-level rx/tx drops and errors (outside the modelled queues);
+    None when the interface is gone (not measured, which 0 would hide)."""
     found = ipr.link_lookup(ifname=ifname)
     if not found:
-        return 0
+        return None
     msg = ipr.get_links(found[0])[0]
     s = msg.get_attr("IFLA_STATS64") or msg.get_attr("IFLA_STATS")
     return int(s["rx_dropped"] + s["tx_dropped"] + s["rx_errors"] + s["tx_errors"])

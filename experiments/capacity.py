@@ -15,6 +15,7 @@ import time
 
 import yaml
 
+from common import measured
 from emulator import ovs
 from experiments.calibration import choose_speed
 from emulator.fabric import Fabric
@@ -53,7 +54,8 @@ def measure(topology, dilation, seconds):
         pid = ovs.vswitchd_pid()
         cpu0, wall0 = ovs.process_cpu_seconds(pid), time.monotonic()
         results = run_backlogged(fabric, flows, seconds)
-        cpu = (ovs.process_cpu_seconds(pid) - cpu0) / (time.monotonic() - wall0)
+        cpu = measured.per_second(measured.diff(ovs.process_cpu_seconds(pid), cpu0),
+                                  time.monotonic() - wall0)
         configured = sum(fabric.egress_port(f.src, _first_hop(topology, f.src)).plan.rate_bps
                          for f in flows)
     goodput = [r.goodput_bps for r in results]
@@ -61,7 +63,8 @@ def measure(topology, dilation, seconds):
             "emulated_link_bps": dilation.emu_rate(topology.host_link(hosts[0]).rate_bps),
             "aggregate_goodput_bps": round(sum(goodput)), "configured_bps": round(configured),
             "accuracy": round(sum(goodput) / configured, 4), "fairness": round(jain_index(goodput), 4),
-            "switch_cpu": round(cpu, 3), "retransmits": sum(r.retransmits for r in results)}
+            "switch_cpu": None if cpu is None else round(cpu, 3),
+            "retransmits": sum(r.retransmits for r in results)}
 
 
 def _first_hop(topology, host):
@@ -88,5 +91,6 @@ def run_capacity(sizes, shapes, mtu, emulated_rate, seconds, echo=print):
                 rows.append(row)
                 echo(f"{shape:>10} {hosts:>3} hosts: {row['aggregate_goodput_bps'] / 1e9:.2f} of "
                      f"{row['configured_bps'] / 1e9:.2f} Gbit/s ({row['accuracy']:.3f}), fairness "
-                     f"{row['fairness']:.3f}, OVS {row['switch_cpu']:.2f} core")
+                     f"{row['fairness']:.3f}, OVS "
+                     + ("not measured" if row["switch_cpu"] is None else f"{row['switch_cpu']:.2f} core"))
     return rows

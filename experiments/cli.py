@@ -52,8 +52,30 @@ def fabric_from_args(args, trace=None):
 
 
 def require_root(what):
+    """Root, and the machine's run lock (one fabric run at a time); a note
+    when killed runs left things behind."""
     if os.geteuid() != 0:
         raise UserError(what, "needs root to build network namespaces and switches (use sudo)")
+    from common import ledger
+    from emulator.cleanup import dead_ledgers
+    from emulator.fabric import CLEANUP_HINT
+
+    ledger.run_lock()
+    left = dead_ledgers()
+    if left:
+        print(f"note: {len(left)} killed run(s) left things behind; {CLEANUP_HINT}",
+              file=sys.stderr)
+
+
+def cmd_cleanup(args):
+    from common import ledger
+    from emulator.cleanup import cleanup
+
+    if os.geteuid() != 0:
+        raise UserError("cleanup", "needs root (use sudo)")
+    ledger.run_lock()       # never under a running run's feet
+    cleanup()
+    return 0
 
 
 def default_out_dir(kind):
@@ -449,6 +471,11 @@ def register(subparsers):
     topo.add_argument("file", help="topology file to validate, or 'generate'")
     topo.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     topo.set_defaults(func=cmd_topology)
+
+    cleanup = subparsers.add_parser(
+        "cleanup", help="remove what killed runs left behind (processes, bridges, interfaces, "
+                        "directories named in their ledgers), and nothing else")
+    cleanup.set_defaults(func=cmd_cleanup)
 
     doctor = subparsers.add_parser(
         "doctor", help="check what the fabric needs from this machine (--fix repairs it)")

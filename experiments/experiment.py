@@ -186,8 +186,16 @@ def run_experiment(topology, dilation, trace_path, schedulers, out_dir, policy_c
             progress.close()
         run_info["datapath"] = fidelity[name]["datapath"]
         run_info["schedulers"].append(name)
+        fault = fidelity[name].get("fault")
+        if fault:
+            run_info.setdefault("faults", {})[name] = fault
         failed = fidelity[name]["flows_failed"]
+        lossy = fidelity[name].get("udp_lossy_flows")
         echo(f"  {name}: done in {fidelity[name]['emulated_seconds']:.1f}s"
-             + (f", {failed} flows FAILED (see {name}/flows.csv)" if failed else ""))
+             + (f", {failed} flows FAILED (see {name}/flows.csv)" if failed else "")
+             + (f", {lossy} UDP flows LOST bytes (flows.csv: reason)" if lossy else ""))
         write_json(os.path.join(out_dir, "run.json"), run_info)
+        if fault:
+            echo(f"  {name}: {fault}; its results are partial, the schedulers after it not run")
+            break
     return fidelity

@@ -15,6 +15,7 @@ import tempfile
 import time
 
 
+from common import ledger, measured
 from common.errors import UserError
 from controller.process import SOCKET_ROOT, ControllerProcess, remove_socket_root
 from emulator import ovs
@@ -31,6 +32,7 @@ from emulator.sampler import LinkSampler
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 START_LEAD = 0.3   # emulated seconds between 'start' and time zero
+FAULT_CHECK = 0.25  # seconds between checks for a dead agent, controller or OVS
 
 
 class ReplayPlan:
@@ -96,9 +98,14 @@ class Replay:
             num_queues=self.topology.links[0].queues, policy_params=self.policy_params,
             policy_config=self.policy_config, fit_sizes=[n.bytes for n in flows],
             fit_stages=[n.stage for n in flows], link_rate_factor=self.topology.rate_factor)
+        led = ledger.current()
+        scope = led.scope("replay")
+        led.add(scope, "dir", path=SOCKET_ROOT, if_empty=True)
         work = tempfile.mkdtemp(prefix="run-", dir=_socket_root())
+        led.add(scope, "dir", path=work)
         try:
             with controller, low_wakeup_latency() as wakeup:
+                led.phase("building the fabric")
                 with Fabric(self.topology, self.dilation, controller=controller.address) as fabric:
                     controller.wait_for_switches(len(self.topology.switches))
                     client = controller.client()
@@ -106,12 +113,15 @@ class Replay:
                         rules = controller.declare(client, plan.flow_table)
                     finally:
                         client.close()
+                    led.phase("replaying")
                     result = self._replay(fabric, controller, plan, work)
             result["fidelity"].update(pinned_rules=rules, wakeup_latency=wakeup)
+            led.phase("collecting")
             return self._collect(result, fabric)
         finally:
             shutil.rmtree(work, ignore_errors=True)
             remove_socket_root()
+            led.done(scope)
 
     def _replay(self, fabric, controller, plan, work):
         hosts = plan.hosts
@@ -143,15 +153,18 @@ class Replay:
             client.close()
             sampler.start(t0)
             hub.broadcast(Start(t0=t0))
-            self._wait(hub, agents, configs, t0)
+            fault = self._wait(hub, agents, configs, t0, controller, pid)
             wall = time.monotonic() - t0
             fidelity_raw = {
-                "switch_cpu": (ovs.process_cpu_seconds(pid) - cpu0) / max(wall, 1e-9),
-                "unmodelled_drops": fabric.interface_drops() - drops0 + ovs.send_errors_since(log0),
+                "switch_cpu": measured.per_second(
+                    measured.diff(ovs.process_cpu_seconds(pid), cpu0), wall),
+                "unmodelled_drops": measured.total(measured.diff(fabric.interface_drops(), drops0),
+                                                   ovs.send_errors_since(log0)),
                 "modelled_drops": fabric.modelled_drops(), "wall_seconds": wall,
                 "connect_errors": hub.connect_errors,
                 "malformed_hub_messages": len(hub.malformed),
-                "queue_bytes": _since(fabric.queue_bytes(), queues0)}
+                "queue_bytes": _since(fabric.queue_bytes(), queues0) if fault is None else {},
+                "fault": fault}
             hub.broadcast(Stop())
             for proc in agents.values():
                 try:
@@ -199,12 +212,16 @@ class Replay:
             provisional_tos=tos_for_queue(num_queues - 1, num_queues),
             out=os.path.join(work, f"records-{host}.jsonl"))
 
-    def _wait(self, hub, agents, configs, t0):
+    def _wait(self, hub, agents, configs, t0, controller, vswitchd):
+        """Until every node finished or failed.  Checked every ``FAULT_CHECK``
+        seconds: a dead agent fails its nodes; a dead controller or a stopped
+        ``ovs-vswitchd`` (pid ``vswitchd``) fails every unfinished node and
+        ends the replay.  Returns that fault's reason, or None."""
         total = len(hub.expected)
         deadline = t0 + self.timeout
         dead = set()
         while hub.finished < total:
-            hub.wait(lambda: hub.finished >= total, 0.5)
+            hub.wait(lambda: hub.finished >= total, FAULT_CHECK)
             self.progress(hub.finished, total)
             for host, proc in agents.items():
                 if proc.poll() is not None and host not in dead:
@@ -212,10 +229,17 @@ class Replay:
                     reason = f"agent on {host} exited with code {proc.returncode}"
                     for node in configs[host].nodes:
                         hub.fail(node.id, reason)
-            if time.monotonic() > deadline:
-                for node in hub.expected - hub.done - set(hub.failed):
-                    hub.fail(node, f"timeout after {self.timeout:g} emulated seconds")
+            fault = _fabric_fault(controller, vswitchd)
+            if fault is None and time.monotonic() <= deadline:
+                continue
+            reason = fault or f"timeout after {self.timeout:g} emulated seconds"
+            for node in hub.expected - hub.done - set(hub.failed):
+                hub.fail(node, reason)
+            if fault is not None:
+                self.progress(hub.finished, total)
+                return fault
         self.progress(hub.finished, total)
+        return None
 
     def _collect(self, result, fabric_info):
         d = self.dilation
@@ -231,18 +255,21 @@ class Replay:
                                                          "backlog_bytes"]),
                   os.path.join(self.out_dir, "links.csv"))
         overheads = run.engine_overheads()
+        udp_lost, udp_lossy = run.udp_losses()
         fidelity = {
             **overheads,
             # the start lag in real (trace) time: what the engine adds to every flow
             "start_lag_p50_us": _real(overheads["start_lag_p50_wall_us"], d),
             "start_lag_p99_us": _real(overheads["start_lag_p99_wall_us"], d),
             "link_utilization": _link_utilization(result["links"], self.topology),
-            "switch_cpu": round(result["fidelity"]["switch_cpu"], 4),
+            "switch_cpu": None if result["fidelity"]["switch_cpu"] is None
+            else round(result["fidelity"]["switch_cpu"], 4),
             "unmodelled_drops": result["fidelity"]["unmodelled_drops"],
             "modelled_drops": result["fidelity"]["modelled_drops"],
             "flows_failed": int((flows["status"] != "ok").sum()),
             "byte_mismatches": run.byte_check(),
-            "udp_lost_bytes": run.udp_lost_bytes(),
+            "udp_lost_bytes": udp_lost,
+            "udp_lossy_flows": udp_lossy,
             "dependency_violations": run.dependency_violations(),
             "retransmits": int(flows["retransmits"].fillna(0).sum()),
             # every host's kernel TCP counters that moved (why segments were retransmitted)
@@ -258,10 +285,31 @@ class Replay:
                                  for port, queues in result["fidelity"]["queue_bytes"].items()
                                  if queues},
             "t0_monotonic": result["t0"],
+            # the controller or OVS died mid-run: the results are partial
+            "fault": result["fidelity"]["fault"],
         }
+        fidelity["not_measured"] = measured.unmeasured(
+            {k: fidelity[k] for k in ("switch_cpu", "unmodelled_drops", "modelled_drops")},
+            NOT_MEASURED)
         with open(os.path.join(self.out_dir, "fidelity.json"), "w", encoding="utf-8") as handle:
             json.dump(fidelity, handle, indent=2)
         return fidelity
+
+
+NOT_MEASURED = {      # why a fidelity counter can be null
+    "switch_cpu": "ovs-vswitchd's /proc entry could not be read (it stopped or restarted)",
+    "unmodelled_drops": "an interface was gone or the OVS log unreadable when counted",
+    "modelled_drops": "an interface was gone when its qdiscs were counted",
+}
+
+
+def _fabric_fault(controller, vswitchd):
+    """Why the run cannot go on (the controller or OVS died), or None."""
+    if controller.proc is not None and controller.proc.poll() is not None:
+        return f"run failed: the controller exited with code {controller.proc.returncode}"
+    if vswitchd is not None and ovs.process_cpu_seconds(vswitchd) is None:
+        return f"run failed: ovs-vswitchd (pid {vswitchd}) stopped"
+    return None
 
 
 def _real(wall_us, dilation):

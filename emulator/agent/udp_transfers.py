@@ -4,8 +4,10 @@ The sender paces datagrams of one MTU at the controller's pacing rate or,
 when unpaced, at its NIC's emulated line rate; every datagram carries the
 flow id, its sequence number and the flow's size.  Three FIN datagrams close
 the flow; the receiver counts what arrived, and a flow whose FINs are all
-lost ends after ``IDLE_END`` emulated seconds without datagrams.  Lost bytes
-are reported with the flow, not hidden: UDP does not retransmit.
+lost ends after ``IDLE_END`` emulated seconds without datagrams.  The sender
+records the bytes its socket took, the receiver those that arrived; the
+difference, the loss, is reported with the flow (``experiments.results``),
+not hidden: UDP does not retransmit.
 """
 
 import socket
@@ -90,7 +92,7 @@ class UdpSender(FlowSender):
         if self._fins < 3:
             self.agent.loop.call_later(FIN_GAP, self._send_fin)
             return
-        self.record["bytes"] = self.emu_bytes
+        self.record["bytes"] = self.written         # what the socket took, not the flow's size
         self.record["datagrams"] = self._sequence
         self.record["sent_end"] = time.monotonic()
         self._finish("ok")
@@ -120,7 +122,7 @@ class UdpReceiver:
     def __init__(self, agent, sock):
         self.agent = agent
         self.sock = sock
-        self.flows = {}            # flow id -> [first, last, bytes, size]
+        self.flows = {}            # flow id -> [first, last, bytes, size, datagrams]
         self.done = set()
         sock.setblocking(False)
         agent.loop.add_reader(sock, self._readable)
@@ -143,11 +145,12 @@ class UdpReceiver:
                 continue                      # late datagrams of a flow already ended
             state = self.flows.get(flow_id)
             if state is None:
-                state = self.flows[flow_id] = [None, now, 0, size]
+                state = self.flows[flow_id] = [None, now, 0, size, 0]
             if kind == DATA:
                 state[0] = state[0] or now
                 state[1] = now
                 state[2] += len(data) - _HEAD.size - name_len
+                state[4] += 1
                 continue
             self._finish(flow_id)
 
@@ -158,11 +161,11 @@ class UdpReceiver:
         self.agent.loop.call_later(0.5, self._expire)
 
     def _finish(self, flow_id):
-        first, last, got, size = self.flows.pop(flow_id)
+        first, last, got, _, datagrams = self.flows.pop(flow_id)
         self.done.add(flow_id)
         self.agent.add_record({"flow_id": flow_id, "role": "recv", "first_byte": first,
                                "last_byte": last, "bytes_received": got,
-                               "lost_bytes": max(0, size - got)})
+                               "datagrams_received": datagrams})
         self.agent.flow_received(flow_id)
 
     def close(self):
