@@ -11,7 +11,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from common.errors import UserError
-from analysis.atomic_write import write_text_atomic
+from common.safe_files import write_text_atomic
 from analysis.figures_common import layout
 from analysis.figures_run import DASHES, Variant, attainment_bars, cct_cdf, stage_boxes, ttft_cdf
 from analysis.html_page import Page, esc

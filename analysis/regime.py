@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.atomic_write import write_text_atomic
+from common.safe_files import write_text_atomic
 from analysis.figures_common import layout
 from analysis.html_page import Page, esc
 from analysis.results_dir import read_json_object

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 from common.errors import UserError
-from analysis.atomic_write import write_text_atomic
+from common.safe_files import write_text_atomic
 from analysis.figures_gantt import choose_request, gantt_figure
 from analysis.figures_links import link_figure
 from analysis.figures_run import attainment_bars, cct_cdf, stage_boxes, ttft_cdf

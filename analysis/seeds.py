@@ -9,7 +9,7 @@ significant difference only when its interval excludes 1.
 
 import math
 
-from analysis.atomic_write import write_text_atomic
+from common.safe_files import write_text_atomic
 from analysis.results_dir import RunResults
 from analysis.summary import dump_json, format_number, summarize_run
 

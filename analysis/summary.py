@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.atomic_write import write_text_atomic
+from common.safe_files import write_text_atomic
 from analysis.metrics import attainment_ratios, scheduler_metrics
 from analysis.stats import as_json_number
 from analysis.styles import display_name

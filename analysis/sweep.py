@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from common.errors import UserError
-from analysis.atomic_write import write_text_atomic
+from common.safe_files import write_text_atomic
 from analysis.results_dir import (RUN_FILE, SWEEP_FILE, RunResults, check_scheduler_names,
                                   read_json_object)
 from analysis.summary import (SUMMARY_CSV, SUMMARY_JSON, FORMULAS, dump_json, frame_to_csv,

@@ -1,11 +1,12 @@
 """The controller's record of every queue change and how fast it reached the switch."""
 
 import csv
-import json
 import os
 import threading
 
 import numpy as np
+
+from common.safe_files import open_new, write_json_atomic
 
 COLUMNS = ("time_us", "flow_id", "request_id", "old_queue", "new_queue", "reason", "pace_bps")
 
@@ -16,8 +17,8 @@ class ChangeLog:
     def __init__(self, out_dir):
         os.makedirs(out_dir, exist_ok=True)
         self.out_dir = out_dir
-        self._file = open(os.path.join(out_dir, "queue_changes.csv"), "w", newline="",
-                          encoding="utf-8")
+        self._file = open_new(os.path.join(out_dir, "queue_changes.csv"), newline="",
+                              encoding="utf-8")
         self._csv = csv.writer(self._file)
         self._csv.writerow(COLUMNS)
         self._lock = threading.Lock()
@@ -58,6 +59,4 @@ class ChangeLog:
             if not self._file.closed:
                 self._file.close()
         path = os.path.join(self.out_dir, "controller.json")
-        with open(path + ".tmp", "w", encoding="utf-8") as handle:
-            json.dump(self.stats(dilation, extra), handle, indent=2)
-        os.replace(path + ".tmp", path)
+        write_json_atomic(path, self.stats(dilation, extra))

@@ -14,6 +14,7 @@ from common import ledger
 from controller.client import RegistryClient, RegistryError
 from controller.protocol import declare_chunks
 from controller.settings import ControllerSettings
+from common.safe_files import open_new
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOCKET_ROOT = "/run/llm-netsched-emu"
@@ -73,10 +74,9 @@ class ControllerProcess:
                              of_port=free_tcp_port())
         ControllerSettings.model_validate(self.settings)
         path = os.path.join(self.out_dir, "controller_settings.json")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)   # holds the token
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with open_new(path, perms=0o600, encoding="utf-8") as handle:     # holds the token
             handle.write(ControllerSettings.model_validate(self.settings).model_dump_json(indent=2))
-        self._stdout = open(os.path.join(self.out_dir, "controller.stdout"), "wb")
+        self._stdout = open_new(os.path.join(self.out_dir, "controller.stdout"), "wb")
         env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.proc = subprocess.Popen([sys.executable, "-m", "controller.launcher", path],
                                      cwd=REPO, stdout=self._stdout, stderr=subprocess.STDOUT,

@@ -39,6 +39,8 @@ the sender makes itself, real bytes).
 Every reply has ``ok``; a failed one has ``error`` with the reason.
 """
 
+import hashlib
+import hmac
 import json
 from typing import Literal
 
@@ -151,6 +153,13 @@ def notice(token, op, **fields):
 
 def encode(message):
     return (json.dumps(message, separators=(",", ":")) + "\n").encode()
+
+
+def host_token(run_token, host):
+    """The registry token of ``host``'s agent: an HMAC of the run's token, so
+    an agent proves its host and cannot speak for another.  The run token
+    itself (the orchestrator's) may speak for any host."""
+    return hmac.new(run_token.encode(), host.encode(), hashlib.sha256).hexdigest()
 
 
 def declare_chunks(flow_table, budget=DECLARE_BUDGET):

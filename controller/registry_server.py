@@ -20,7 +20,8 @@ import socket
 import threading
 
 from common.reactor import LineChannel, Reactor, realtime
-from controller.protocol import MAX_LINE, NOTICES, ProtocolError, encode, parse_request, request_id_of
+from controller.protocol import (MAX_LINE, NOTICES, ProtocolError, encode, host_token, parse_request,
+                                 request_id_of)
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class RegistryServer:
         except ProtocolError as err:
             conn.send({"id": request_id_of(line), "ok": False, "error": str(err)})
             return
-        if not hmac.compare_digest(request.token.encode(), self.token.encode()):
+        if not self._authentic(request, conn):
             conn.send({"id": request.id, "ok": False, "error": "unauthenticated: bad token"})
             conn.channel.close()
             return
@@ -96,6 +97,17 @@ class RegistryServer:
             return
         if request.id is not None or request.op not in NOTICES:
             conn.send({"id": request.id, "ok": True, **reply})
+
+    def _authentic(self, request, conn):
+        """The run's token may speak for any host (the orchestrator); a host's
+        token only for its host: its ``hello`` binds the connection to it."""
+        token = request.token.encode()
+        if hmac.compare_digest(token, self.token.encode()):
+            return True
+        host = request.host if request.op == "hello" else conn.host
+        if host is None or conn.host not in (None, host):
+            return False
+        return hmac.compare_digest(token, host_token(self.token, host).encode())
 
     def _refuse(self, conn, request, error):
         if request.id is None and request.op in NOTICES:

@@ -7,9 +7,18 @@ zero and, at the end, ``stop``.  They report every node that ends (``done``)
 or fails (``failed``) so the orchestrator knows when the replay is over.
 Agents announce a done node directly to the agents that wait for it; a
 failure, rare, is relayed by the hub to every agent.
+
+Each agent proves which host it is: its ``listening`` carries that host's
+token (an HMAC of the hub's secret, :func:`host_token`), which binds the
+connection to the host.  A connection that has not, and a report about a
+node its host neither runs nor receives, are refused: counted in
+``refused`` with the reason, never acted on.
 """
 
+import hashlib
+import hmac
 import os
+import secrets
 import socket
 import socketserver
 import struct
@@ -27,6 +36,7 @@ class _AgentHandler(socketserver.StreamRequestHandler):
         # orchestrator's timeout): sends give up after SEND_TIMEOUT seconds.
         self.request.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
                                 struct.pack("ll", SEND_TIMEOUT, 0))
+        self.host = None
         with hub._lock:
             hub._conns.append(self)
         try:
@@ -34,7 +44,11 @@ class _AgentHandler(socketserver.StreamRequestHandler):
                 try:
                     message = parse(line)
                 except HubProtocolError as err:
-                    hub.malformed.append(str(err))   # counted and reported, not acted on
+                    hub.refused.append(str(err))   # counted and reported, not acted on
+                    continue
+                refusal = hub._check(self, message)
+                if refusal:
+                    hub.refused.append(refusal)
                     continue
                 hub._on_message(message)
         except OSError:
@@ -55,16 +69,25 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
 
+def host_token(secret, host):
+    """The token that proves an agent runs ``host``."""
+    return hmac.new(secret.encode(), host.encode(), hashlib.sha256).hexdigest()
+
+
 class Hub:
-    def __init__(self, path, expected_nodes):
+    def __init__(self, path, reporters):
+        """``reporters``: {node id: the hosts that may report it} (a compute
+        node's host; a flow's sender and receiver)."""
         self.path = path
-        self.expected = set(expected_nodes)
+        self.reporters = {node: set(hosts) for node, hosts in reporters.items()}
+        self.expected = set(self.reporters)
+        self.secret = secrets.token_hex(16)
         self.listening_hosts = set()
         self.ready_hosts = set()
         self.connect_errors = 0
         self.done = set()
         self.failed = {}                 # node -> reason
-        self.malformed = []              # why each unparseable agent line was refused
+        self.refused = []                # why each agent line was refused (parse, identity, node)
         self._conns = []
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
@@ -76,6 +99,29 @@ class Hub:
             os.umask(old)
         self._server.hub = self
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def token_for(self, host):
+        return host_token(self.secret, host)
+
+    def _check(self, conn, message):
+        """Why ``message`` on ``conn`` is refused, or None."""
+        if isinstance(message, Listening):
+            if not hmac.compare_digest(message.token.encode(), self.token_for(message.host).encode()):
+                return f"listening as {message.host!r}: bad token"
+            if conn.host not in (None, message.host):
+                return f"listening as {message.host!r} on {conn.host!r}'s connection"
+            conn.host = message.host
+            return None
+        if conn.host is None:
+            return f"{message.op} before listening with a host token"
+        if isinstance(message, Ready) and message.host != conn.host:
+            return f"ready for {message.host!r} from {conn.host!r}"
+        if isinstance(message, (Done, Failed)):
+            if message.node not in self.reporters:
+                return f"{message.op} for unknown node {message.node!r} from {conn.host!r}"
+            if conn.host not in self.reporters[message.node]:
+                return f"{message.op} for {message.node!r}: not a node of {conn.host!r}"
+        return None
 
     def _on_message(self, message):
         with self._lock:

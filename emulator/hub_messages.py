@@ -5,7 +5,7 @@ ends build and parse them here, so a field renamed on one side cannot go
 unnoticed on the other; a line that does not parse raises
 :class:`HubProtocolError` naming what is wrong.
 
-From an agent:   listening {host}; ready {host, connect_errors};
+From an agent:   listening {host, token}; ready {host, connect_errors};
                  done {node}; failed {node, reason}
 To the agents:   connect; start {t0}; stop; failed {node, reason} (relayed)
 Agent to agent:  done {node} (the hosts whose nodes wait for it)
@@ -27,6 +27,7 @@ class _Message(BaseModel):
 class Listening(_Message):
     op: Literal["listening"] = "listening"
     host: str
+    token: str = ""               # the host's own token (hub.host_token): binds the connection
 
 
 class Ready(_Message):

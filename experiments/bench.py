@@ -22,6 +22,7 @@ import pandas as pd
 
 from experiments import bench_traces
 from experiments.replay import Replay
+from common.safe_files import write_json_atomic
 
 
 def _pcts(values, unit=1.0):
@@ -113,7 +114,6 @@ def run_bench(topology, dilation, out_dir, sections=SECTIONS, echo=print, extra=
             report[section] = bench_burst(topology, dilation, where, echo)
         else:
             report[section] = bench_collective(section, topology, dilation, where, echo)
-        with open(os.path.join(out_dir, "bench.json"), "w", encoding="utf-8") as handle:
-            json.dump(report, handle, indent=2)
+        write_json_atomic(os.path.join(out_dir, "bench.json"), report)
     echo(f"bench: {os.path.join(out_dir, 'bench.json')}")
     return report

@@ -104,6 +104,7 @@ def cmd_selftest(args):
     if any(n < 1 or n > 64 for n in counts):
         raise UserError("--rate-flows", "flow counts must be between 1 and 64")
     setLogLevel("warning")
+    check_new_out(args.out)
     out = args.out or default_out_dir("selftest")
     report = run_selftest(topology, dilation, args.seconds, out, flow_counts=counts)
     return 0 if report["passed"] else 1
@@ -147,7 +148,6 @@ def _selftest_replay(args):
 
 def _selftest_capacity(args):
     """Aggregate capacity of single-ToR and leaf-spine fabrics of several sizes."""
-    import json
 
     from mininet.log import setLogLevel
 
@@ -164,12 +164,13 @@ def _selftest_capacity(args):
         raise UserError("--seconds", "must be positive")
     require_root("selftest --capacity")
     setLogLevel("warning")
+    check_new_out(args.out)
     out = args.out or default_out_dir("capacity")
     rows = run_capacity(sizes, SHAPES, mtu, rate, args.seconds)
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, "capacity.json")
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump({"mtu": mtu, "seconds": args.seconds, "rows": rows}, handle, indent=2)
+    from common.safe_files import write_json_atomic
+    write_json_atomic(path, {"mtu": mtu, "seconds": args.seconds, "rows": rows})
     print(f"wrote {path}")
     return 0
 
@@ -191,6 +192,14 @@ def _check_run_args(args, schedulers, topology):
         get_policy(name, None, queues, args.policy_config)
     if args.sim_start_lag < 0:
         raise UserError("--sim-start-lag", f"must not be negative, got {args.sim_start_lag:g}")
+    check_new_out(args.out)
+
+
+def check_new_out(out):
+    """Results go to a new directory: one that exists and holds anything is refused."""
+    if out is not None and os.path.lexists(out) and (
+            not os.path.isdir(out) or os.path.islink(out) or os.listdir(out)):
+        raise UserError(out, "already exists; results are never written over (choose a new --out)")
 
 
 def _schedulers(text):
@@ -247,7 +256,7 @@ def _generate_parser():
 def _topology_generate(argv):
     import yaml
 
-    from analysis.atomic_write import write_text_atomic
+    from common.safe_files import write_text_atomic
     from netmodel import generate
     from netmodel.topology import parse_topology
 
@@ -413,6 +422,7 @@ def cmd_bench(args):
                                       f"(known: {', '.join(SECTIONS)})")
     require_root("bench")
     setLogLevel("warning")
+    check_new_out(args.out)
     run_bench(topology, dilation, args.out or default_out_dir("bench"), sections)
     return 0
 

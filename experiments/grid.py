@@ -13,7 +13,7 @@ import os
 
 from analysis.regime import GRID_FILE, cell_name, cells, regime_text, seed_dir, write_regime
 from analysis.summary import dump_json
-from analysis.atomic_write import write_text_atomic
+from common.safe_files import write_text_atomic
 from common.errors import UserError
 
 

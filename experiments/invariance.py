@@ -11,13 +11,13 @@ fails when attainment differs by more than ``ATTAINMENT_TOLERANCE`` or the
 TTFT median by more than ``TTFT_P50_TOLERANCE`` (relative).
 """
 
-import json
 import os
 
 from analysis.metrics import scheduler_metrics
 from analysis.results_dir import RunResults
 from experiments.calibration import choose_speed
 from experiments.experiment import run_experiment
+from common.safe_files import write_json_atomic
 
 ATTAINMENT_TOLERANCE = 0.05
 TTFT_P50_TOLERANCE = 0.05
@@ -96,8 +96,7 @@ def run_invariance(topology, mtu, trace, trace_path, schedulers, dilations, out_
               "repeat": repeat,
               "tolerance": {"attainment": ATTAINMENT_TOLERANCE, "ttft_p50_relative": TTFT_P50_TOLERANCE},
               "schedulers": rows, "passed": passed}
-    with open(os.path.join(out_dir, "invariance.json"), "w", encoding="utf-8") as handle:
-        json.dump(report, handle, indent=2)
+    write_json_atomic(os.path.join(out_dir, "invariance.json"), report)
     echo(format_table(rows, labels))
     if repeat > 1:
         echo("attainment spread between repeats: " + "; ".join(

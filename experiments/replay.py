@@ -18,6 +18,7 @@ import time
 from common import ledger, measured
 from common.errors import UserError
 from controller.process import SOCKET_ROOT, ControllerProcess, remove_socket_root
+from controller.protocol import host_token
 from emulator import ovs
 from emulator.agent.config import AgentConfig
 from emulator.agent.host_agent import tcp_counters_path
@@ -29,6 +30,7 @@ from netmodel.queues import tos_for_queue
 from netmodel.routing import DATA_PORT, FIRST_SPORT, LAST_SPORT, source_ports
 from experiments.results import RunRecords, read_queue_changes, write_csv
 from emulator.sampler import LinkSampler
+from common.safe_files import open_new, write_json_atomic
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 START_LEAD = 0.3   # emulated seconds between 'start' and time zero
@@ -46,6 +48,8 @@ class ReplayPlan:
         self.hosts = [h.name for h in topology.hosts]
         owner = {n.id: (n.host if n.kind == "compute" else n.src) for n in trace.nodes}
         ends_at = {n.id: (n.host if n.kind == "compute" else n.dst) for n in trace.nodes}
+        # who may report a node done or failed to the hub: who runs it, who receives it
+        self.reporters = {n: {owner[n], ends_at[n]} for n in owner}
         self.nodes = {h: [] for h in self.hosts}
         self.notify = {h: {} for h in self.hosts}
         try:
@@ -125,7 +129,7 @@ class Replay:
 
     def _replay(self, fabric, controller, plan, work):
         hosts = plan.hosts
-        hub = Hub(os.path.join(work, "hub.sock"), [n.id for n in self.trace.nodes])
+        hub = Hub(os.path.join(work, "hub.sock"), plan.reporters)
         sampler = LinkSampler(fabric, self.sample_interval)
         agents, configs = {}, {}
         peer_sockets = {h: os.path.join(work, f"peer-{h}.sock") for h in hosts}
@@ -136,7 +140,7 @@ class Replay:
                 path = os.path.join(work, f"agent-{host}.json")
                 with open(path, "w", encoding="utf-8") as handle:
                     handle.write(configs[host].model_dump_json())
-                log = open(os.path.join(self.out_dir, f"agent-{host}.log"), "wb")
+                log = open_new(os.path.join(self.out_dir, f"agent-{host}.log"), "wb")
                 agents[host] = fabric.popen(host, [sys.executable, "-m", "emulator.agent", path],
                                             cwd=REPO, stdout=log, stderr=log,
                                             env=dict(os.environ, PYTHONPATH=REPO))
@@ -162,7 +166,7 @@ class Replay:
                                                    ovs.send_errors_since(log0)),
                 "modelled_drops": fabric.modelled_drops(), "wall_seconds": wall,
                 "connect_errors": hub.connect_errors,
-                "malformed_hub_messages": len(hub.malformed),
+                "refused_hub_messages": len(hub.refused),
                 "queue_bytes": _since(fabric.queue_bytes(), queues0) if fault is None else {},
                 "fault": fault}
             hub.broadcast(Stop())
@@ -205,7 +209,8 @@ class Replay:
             host=host, ip=fabric.ip(host), data_port=DATA_PORT,
             peers={h.name: h.ip for h in self.topology.hosts},
             rate_scale=d.rate_scale, byte_scale=d.byte_scale,
-            registry=controller.socket_path, token=controller.token, hub=hub.path,
+            registry=controller.socket_path, token=host_token(controller.token, host),
+            hub=hub.path, hub_token=hub.token_for(host),
             peer_sockets=peer_sockets, notify=plan.notify[host],
             arrivals={r.id: r.arrival_us / 1e6 for r in self.trace.requests},
             nodes=plan.nodes[host], mtu=link.mtu, nic_rate_bps=d.emu_rate(link.rate_bps),
@@ -276,7 +281,8 @@ class Replay:
             "tcp_counters": result["fidelity"]["tcp_counters"],
             "emulated_seconds": round(result["fidelity"]["wall_seconds"], 3),
             "connect_errors": result["fidelity"]["connect_errors"],
-            "malformed_hub_messages": result["fidelity"]["malformed_hub_messages"],
+            # agent lines the hub refused: malformed, unauthenticated, or not the host's node
+            "refused_hub_messages": result["fidelity"]["refused_hub_messages"],
             "pinned_rules": result["fidelity"]["pinned_rules"],
             "wakeup_latency": result["fidelity"]["wakeup_latency"],
             "datapath": fabric_info.datapath,
@@ -291,8 +297,7 @@ class Replay:
         fidelity["not_measured"] = measured.unmeasured(
             {k: fidelity[k] for k in ("switch_cpu", "unmodelled_drops", "modelled_drops")},
             NOT_MEASURED)
-        with open(os.path.join(self.out_dir, "fidelity.json"), "w", encoding="utf-8") as handle:
-            json.dump(fidelity, handle, indent=2)
+        write_json_atomic(os.path.join(self.out_dir, "fidelity.json"), fidelity)
         return fidelity
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from traces.isolated import ttft_lower_bounds
+from common.safe_files import write_text_atomic
 
 FLOW_COLUMNS = ["flow_id", "request_id", "stage", "layer", "collective_id", "src", "dst", "protocol",
                 "bytes", "bottleneck_bps", "ready_us", "start_us", "first_byte_us", "end_us", "fct_us",
@@ -260,9 +261,7 @@ def read_queue_changes(path):
 
 
 def write_csv(frame, path):
-    tmp = f"{path}.tmp"
-    frame.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
-    os.replace(tmp, path)
+    write_text_atomic(path, frame.to_csv(index=False, quoting=csv.QUOTE_MINIMAL))
 
 
 def safe_name(text):

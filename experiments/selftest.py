@@ -21,7 +21,6 @@ Goodput counts TCP payload only, so a perfect port scores about
 ratio and the fairness index are >= 0.95.
 """
 
-import json
 import os
 import time
 
@@ -30,6 +29,7 @@ from emulator import ovs
 from emulator.fabric import Fabric
 from netmodel.queues import tos_for_queue
 from emulator.traffic import TestFlow, run_backlogged
+from common.safe_files import write_json_atomic
 
 PASS_RATIO = 0.95
 
@@ -162,11 +162,4 @@ def _read(path):
         return handle.read().strip()
 
 
-def write_json(path, data):
-    """Write JSON atomically (a temp file renamed into place)."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, sort_keys=False)
-        handle.write("\n")
-    os.replace(tmp, path)
+write_json = write_json_atomic     # the name the experiments use

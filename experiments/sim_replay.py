@@ -7,7 +7,6 @@ simulator samples no queues) and ``fidelity.json`` holds the simulator's
 own figures.
 """
 
-import json
 import os
 
 import pandas as pd
@@ -17,6 +16,7 @@ from netmodel.dilation import Dilation
 from netmodel.routing import Routes
 from policies import get_policy
 from simulator.run import simulate_trace
+from common.safe_files import write_json_atomic
 
 UNDILATED = Dilation(1.0, 1.0)
 LINK_COLUMNS = ["time_us", "link", "queue", "throughput_bps", "backlog_bytes"]
@@ -46,6 +46,5 @@ class SimReplay:
         fidelity = {**sim.stats, "flows_failed": int((flows["status"] != "ok").sum()),
                     "dependency_violations": run.dependency_violations(),
                     "emulated_seconds": sim.stats["wall_seconds"], "datapath": "fluid"}
-        with open(os.path.join(self.out_dir, "fidelity.json"), "w", encoding="utf-8") as handle:
-            json.dump(fidelity, handle, indent=2)
+        write_json_atomic(os.path.join(self.out_dir, "fidelity.json"), fidelity)
         return fidelity

@@ -122,6 +122,20 @@ def test_registry_rejects_bad_requests_with_a_reason(controlled_fabric, payload,
     assert reply["ok"] is False and error in reply["error"]
 
 
+def test_a_host_token_speaks_for_its_host_only(controlled_fabric):
+    from controller.protocol import host_token
+    _, ctl, _, _ = controlled_fabric
+    h2 = RegistryClient(ctl.socket_path, host_token(ctl.token, "h2"), host="h2")
+    assert h2.request("ping")["ok"] is True
+    h2.close()
+    with pytest.raises(RegistryError, match="unauthenticated"):     # h2's token, hello as h5
+        RegistryClient(ctl.socket_path, host_token(ctl.token, "h2"), host="h5")
+    unbound = RegistryClient(ctl.socket_path, host_token(ctl.token, "h2"))
+    with pytest.raises(RegistryError, match="unauthenticated"):     # no hello: no host
+        unbound.request("ping")
+    unbound.close()
+
+
 def test_registry_rejects_a_wrong_token_and_bad_declarations(controlled_fabric):
     _, ctl, _, client = controlled_fabric
     declared = client.request("status")["declared"]

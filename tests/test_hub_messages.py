@@ -30,19 +30,55 @@ def test_bad_lines_name_what_is_wrong(line, error):
         msg.parse(line)
 
 
+def _agent(hub, path, host=None, token=None):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(path)
+    if host:
+        sock.sendall(msg.Listening(host=host, token=token or hub.token_for(host)).encode())
+    return sock
+
+
+def _refusals(hub, count):
+    deadline = time.monotonic() + 5
+    while len(hub.refused) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return hub.refused
+
+
 def test_hub_counts_a_malformed_line_and_keeps_the_good_ones(tmp_path):
-    hub = Hub(str(tmp_path / "hub.sock"), ["n1"])
+    hub = Hub(str(tmp_path / "hub.sock"), {"n1": {"h1"}})
     try:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.connect(str(tmp_path / "hub.sock"))
+        sock = _agent(hub, str(tmp_path / "hub.sock"), "h1")
         sock.sendall(b'{"op": "done"}\n' + msg.Done(node="n1").encode())
         assert hub.wait(lambda: hub.finished == 1, timeout=5)
-        deadline = time.monotonic() + 5
-        while not hub.malformed and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert hub.done == {"n1"} and len(hub.malformed) == 1
-        assert "done.node" in hub.malformed[0]
+        assert hub.done == {"n1"} and len(_refusals(hub, 1)) == 1
+        assert "done.node" in hub.refused[0]
         sock.close()
+    finally:
+        hub.close()
+
+
+def test_the_hub_believes_an_agent_only_about_its_own_hosts_nodes(tmp_path):
+    path = str(tmp_path / "hub.sock")
+    hub = Hub(path, {"h1.compute": {"h1"}, "f12": {"h1", "h2"}, "h3.compute": {"h3"}})
+    try:
+        anonymous = _agent(hub, path)
+        anonymous.sendall(msg.Done(node="f12").encode())                 # never said who it is
+        forger = _agent(hub, path, "h3", token=hub.token_for("h1"))      # h1's token for h3
+        forger.sendall(msg.Done(node="h3.compute").encode())
+        h2 = _agent(hub, path, "h2")
+        h2.sendall(msg.Done(node="h1.compute").encode()                 # not h2's node
+                   + msg.Done(node="ghost").encode()                    # not in the trace
+                   + msg.Done(node="f12").encode())                     # h2 receives f12: yes
+        assert hub.wait(lambda: hub.finished == 1, timeout=5)
+        refused = _refusals(hub, 5)      # the forger's done too: its connection is unbound
+        assert hub.done == {"f12"} and len(refused) == 5, refused
+        assert any("before listening" in r for r in refused)
+        assert any("listening as 'h3': bad token" in r for r in refused)
+        assert any("'h1.compute': not a node of 'h2'" in r for r in refused)
+        assert any("unknown node 'ghost'" in r for r in refused)
+        for sock in (anonymous, forger, h2):
+            sock.close()
     finally:
         hub.close()
 

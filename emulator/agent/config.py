@@ -38,7 +38,8 @@ class AgentConfig(_Strict):
     rate_scale: float
     byte_scale: float
     registry: str                              # the controller's Unix socket
-    token: str
+    token: str                    # this host's registry token (controller.protocol.host_token)
+    hub_token: str                # this host's hub token (emulator.hub.host_token)
     hub: str                                   # the orchestrator's Unix socket
     peer_sockets: dict[str, str]               # host -> its agent's Unix socket
     notify: dict[str, list[str]]               # node -> other hosts that wait for it

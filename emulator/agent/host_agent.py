@@ -19,7 +19,6 @@ never cross the emulated data network:
 
 import ctypes
 import json
-import os
 import resource
 import socket
 import time
@@ -30,6 +29,7 @@ from emulator import hub_messages as msg
 from emulator.agent import netstat
 from emulator.agent.transfers import FIRST_WRITE, TcpReceiver, TcpSender, zeros_file
 from emulator.agent.udp_transfers import UdpReceiver, UdpSender
+from common.safe_files import write_json_atomic, write_text_atomic
 
 PR_SET_TIMERSLACK = 29
 REFILL_SECONDS = 0.002
@@ -111,7 +111,7 @@ class HostAgent:
         hub = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         hub.connect(cfg.hub)
         self.hub = LineChannel(self.loop, hub, self._hub_message, on_close=self.loop.stop)
-        self._to_hub(msg.Listening(host=self.host))
+        self._to_hub(msg.Listening(host=self.host, token=cfg.hub_token))
         self.loop.run()
         self._write_records()
 
@@ -178,15 +178,10 @@ class HostAgent:
         self.loop.stop()
 
     def _write_records(self):
-        tmp = f"{self.config.out}.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            for record in self.records:
-                handle.write(json.dumps(record) + "\n")
-        os.replace(tmp, self.config.out)
+        write_text_atomic(self.config.out, "".join(json.dumps(r) + "\n" for r in self.records))
         if self.t0 is not None:
-            with open(f"{self.config.out}.tmp", "w", encoding="utf-8") as handle:
-                json.dump(netstat.changed(self.counters_at_start, netstat.read_counters()), handle)
-            os.replace(tmp, tcp_counters_path(self.config.out))
+            write_json_atomic(tcp_counters_path(self.config.out),
+                              netstat.changed(self.counters_at_start, netstat.read_counters()))
 
     # -- the DAG ----------------------------------------------------------
 
