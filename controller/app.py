@@ -79,6 +79,7 @@ class FlowSchedulerApp(app_manager.OSKenApp):
             self.scheduler.fit(s.fit_sizes, s.fit_stages or None)
         self.tick = s.tick if s.tick is not None else policy.tick
         self.flows = {}              # flow id -> FlowRecord, declared before time zero
+        self._unfinished = {}        # request id -> its declared flows not complete yet
         self.active = 0              # flows arrived and not complete
         self.t0 = None
         self.log = ChangeLog(s.out_dir)
@@ -191,6 +192,9 @@ class FlowSchedulerApp(app_manager.OSKenApp):
                                    if d in self.switch_of_dpid),
                 "expected_switches": len(self.switch_of_dpid),
                 "flows": self.active, "declared": len(self.flows),
+                # per-request state still held: requests with flows to come, and progress
+                "requests_unfinished": len(self._unfinished),
+                "requests_with_progress": len(self.scheduler.view.progress),
                 "policy": self.scheduler.policy.name, "changes": self.log.changes}
 
     def on_declare(self, request):
@@ -211,6 +215,8 @@ class FlowSchedulerApp(app_manager.OSKenApp):
         rules = self._pin_paths(records)
         for record in records:
             self.flows[record.reg.flow_id] = record
+            rid = record.reg.request_id
+            self._unfinished[rid] = self._unfinished.get(rid, 0) + 1
         self.scheduler.declare(record.state for record in records)
         self.log.registrations += len(records)
         return {"declared": len(records), "rules": rules}
@@ -250,6 +256,8 @@ class FlowSchedulerApp(app_manager.OSKenApp):
 
     def on_progress(self, request):
         request.need("request_id", "layer")
+        if request.request_id not in self._unfinished:
+            return    # every flow of it is done (or it has none): nothing left to schedule
         received = time.monotonic()
         self._enforce(self.scheduler.report_progress(request.request_id, request.layer, self.now()),
                       received)
@@ -280,6 +288,11 @@ class FlowSchedulerApp(app_manager.OSKenApp):
             return    # both ends may report a failed flow
         self.active -= 1
         self._enforce(self.scheduler.complete_flow(request.flow_id, self.now()), received)
+        rid = record.reg.request_id
+        self._unfinished[rid] -= 1
+        if not self._unfinished[rid]:          # the request's last flow: forget the request
+            del self._unfinished[rid]
+            self.scheduler.forget_request(rid)
 
     def _tick(self, period):
         if self.active:
@@ -310,4 +323,7 @@ class FlowSchedulerApp(app_manager.OSKenApp):
         self.log.close(self.settings.time_dilation, extra={
             "decide_latency_samples": int(lat.size),
             "decide_latency_p50_ms": float(np.percentile(lat, 50)) if lat.size else None,
-            "decide_latency_p99_ms": float(np.percentile(lat, 99)) if lat.size else None})
+            "decide_latency_p99_ms": float(np.percentile(lat, 99)) if lat.size else None,
+            # per-request state still held at the end (requests whose flows all completed hold none)
+            "requests_unfinished": len(self._unfinished),
+            "requests_with_progress": len(self.scheduler.view.progress)})

@@ -87,6 +87,8 @@ def cmd_selftest(args):
 
     if args.backend != "emu":
         raise UserError("--backend", "selftest measures the emulated fabric; it has no sim backend")
+    if args.soak:
+        return _selftest_soak(args)
     if args.replay:
         return _selftest_replay(args)
     if args.capacity:
@@ -108,6 +110,32 @@ def cmd_selftest(args):
     out = args.out or default_out_dir("selftest")
     report = run_selftest(topology, dilation, args.seconds, out, flow_counts=counts)
     return 0 if report["passed"] else 1
+
+
+def _selftest_soak(args):
+    """One long replay with every process of the run sampled (experiments/soak.py)."""
+    from mininet.log import setLogLevel
+
+    from experiments.experiment import auto_timeout
+    from experiments.soak import run_soak, soak_text
+    from netmodel.topology import load_topology
+    from traces import load_trace
+
+    schedulers = _schedulers(args.scheduler or "mfs")
+    if not os.path.exists(args.trace):
+        raise UserError(args.trace, "no such trace file")
+    trace = load_trace(args.trace, hosts={h.name for h in load_topology(args.topology).hosts})
+    topology, dilation, _ = fabric_from_args(args, trace)
+    _check_run_args(args, schedulers, topology)
+    require_root("selftest --soak")
+    setLogLevel("warning")
+    out = args.out or default_out_dir("soak")
+    timeout = args.timeout or auto_timeout(trace, topology, dilation)
+    print(f"soak: {args.trace} under {schedulers[0]}, {dilation.describe(topology)}")
+    report = run_soak(topology, dilation, trace, schedulers[0], out, timeout)
+    print(soak_text(report))
+    print(f"soak: {out}/soak.json, soak.csv")
+    return 0 if report["passed"] and not report["flows_failed"] else 1
 
 
 def _selftest_replay(args):
@@ -466,6 +494,10 @@ def register(subparsers):
     selftest.add_argument("--capacity", default=None, metavar="N,N,...",
                           help="measure aggregate capacity of single-ToR and leaf-spine fabrics "
                                "of these host counts (one backlogged flow per host)")
+    selftest.add_argument("--soak", action="store_true",
+                          help="replay --trace once under the first --scheduler (default mfs), "
+                               "sampling every process's descriptors, threads and memory "
+                               "(soak.json, soak.csv)")
     selftest.add_argument("--replay", action="store_true",
                           help="replay --trace at two dilations and compare the results")
     selftest.add_argument("--dilations", default=None,

@@ -204,6 +204,10 @@ class Policy:
         """Flows the run will register later (only if ``plans_ahead``); read, never kept
         for writing: they are the records the data plane registers later."""
 
+    def forget_request(self, request_id):
+        """The request finished (every flow of it completed): drop what is kept
+        about it, so a long run's memory stays bounded."""
+
     def assign(self, flow, view):
         """The decision for a newly registered flow."""
         raise NotImplementedError

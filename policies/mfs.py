@@ -179,7 +179,7 @@ class MfsPolicy(Policy):
         self._mlu_queue = [self.class_queue[f"mlu{i}"] for i in range(len(p.mlu_thresholds) + 1)]
         self._rli_queue = [self.class_queue[f"rli{i}"] for i in range(len(p.rli_bounds) + 1)]
         self.scavenger_queue = num_queues - 1 if p.scavenger else None
-        self._unregistered = defaultdict(float)   # (request, link) -> declared P2D bytes
+        self._unregistered = {}                   # request -> {link: declared P2D bytes}
         self._declared = set()                    # P2D flows counted there, not registered yet
         self._doomed, self._newly_doomed = set(), set()   # requests sent to the scavenger
 
@@ -191,8 +191,9 @@ class MfsPolicy(Policy):
         for f in flows:
             if _counts_for_mlu(f) and f.flow_id not in self._declared:
                 self._declared.add(f.flow_id)
+                links = self._unregistered.setdefault(f.request_id, {})
                 for link in f.path:
-                    self._unregistered[(f.request_id, link)] += f.size_bytes
+                    links[link] = links.get(link, 0.0) + f.size_bytes
 
     # -- the two laxity measures ---------------------------------------------
 
@@ -208,8 +209,9 @@ class MfsPolicy(Policy):
         if link_bytes is None:
             link_bytes = _request_link_bytes(
                 [g for g in view.flows_of_request(flow.request_id) if _counts_for_mlu(g)])
-        rates, ahead, rid = view.link_rates, self._unregistered, flow.request_id
-        load = max((link_bytes[(rid, link)] + ahead.get((rid, link), 0.0)) / rates[link]
+        rid = flow.request_id
+        rates, ahead = view.link_rates, self._unregistered.get(rid, {})
+        load = max((link_bytes[(rid, link)] + ahead.get(link, 0.0)) / rates[link]
                    for link in flow.path)
         return load * 8 / left
 
@@ -248,9 +250,14 @@ class MfsPolicy(Policy):
     def assign(self, flow, view):
         if flow.flow_id in self._declared:         # registered now: counted by the view
             self._declared.discard(flow.flow_id)
+            links = self._unregistered[flow.request_id]
             for link in flow.path:
-                self._unregistered[(flow.request_id, link)] -= flow.size_bytes
+                links[link] -= flow.size_bytes
         return self._checked(flow, self._decide(flow, self.target_queue(flow, view)))
+
+    def forget_request(self, request_id):
+        self._unregistered.pop(request_id, None)
+        self._doomed.discard(request_id)
 
     def reevaluate(self, view, trigger):
         changes = self._reevaluate(view, trigger)

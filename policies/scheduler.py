@@ -104,8 +104,10 @@ class Scheduler:
         return self._reevaluate(Trigger(TICK))
 
     def forget_request(self, request_id):
-        """Drop a finished request's progress to bound memory over long runs."""
+        """Drop what the view and the policy keep about a finished request
+        (every flow of it completed), to bound memory over long runs."""
         self.view.forget_request(request_id)
+        self.policy.forget_request(request_id)
 
     def _advance(self, now):
         if now < self.view.now:

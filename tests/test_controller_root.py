@@ -88,8 +88,13 @@ def test_arrival_gets_its_decision_pushed_and_progress_promotes(controlled_fabri
         promoted = wait_for(pushes, lambda p: p.get("flow_id") == "later" and p["queue"] == 1)
         assert promoted is not None and promoted["reason"] == "promotion"
         assert promoted["tos"] == dscp_for_queue(1, 8) << 2
+        held = sender.request("status")
         sender.notify("complete", flow_id="later")
-        assert sender.request("status")["flows"] == 0
+        status = sender.request("status")
+        assert status["flows"] == 0
+        # r9's last flow is done: its progress and bookkeeping are released
+        assert status["requests_with_progress"] == held["requests_with_progress"] - 1
+        assert status["requests_unfinished"] == held["requests_unfinished"] - 1
     finally:
         sender.close()
 
