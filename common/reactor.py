@@ -102,7 +102,10 @@ class TimerHandle:
 class Reactor:
     """Callbacks on readable/writable file descriptors, at instants, and soon."""
 
-    def __init__(self):
+    def __init__(self, on_error=None):
+        """``on_error(callback, args, exc)``: a callback raised (default: print
+        the traceback); the loop goes on either way."""
+        self.on_error = on_error
         self._epoll = select.epoll()
         self._timerfd = TimerFd()
         self._wakeup = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
@@ -236,15 +239,16 @@ class Reactor:
         for _ in range(len(self._soon)):
             self._dispatch(self._soon.popleft())
 
-    @staticmethod
-    def _dispatch(entry):
+    def _dispatch(self, entry):
         if entry is None:
             return
         callback, args = entry
         try:
             callback(*args)
-        except Exception:  # noqa: BLE001 - one failed callback must not stop the loop
+        except Exception as exc:  # noqa: BLE001 - one failed callback must not stop the loop
             traceback.print_exc()
+            if self.on_error is not None:
+                self.on_error(callback, args, exc)
 
 
 class LineChannel:

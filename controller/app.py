@@ -168,9 +168,15 @@ class FlowSchedulerApp(app_manager.OSKenApp):
                 rules += 1
                 waits[switch] = datapath
         events = [self._barrier(datapath, sent) for datapath in waits.values()]
-        for event in events:
-            if not event.wait(BARRIER_TIMEOUT):
-                raise ProtocolError("a switch did not confirm the pinned paths in time")
+        try:
+            for event in events:
+                if not event.wait(BARRIER_TIMEOUT):
+                    # the declaration is refused whole: none of its flows is kept
+                    raise ProtocolError("a switch did not confirm the pinned paths in time")
+        finally:
+            with self._barrier_lock:     # a reply that never came must not be waited for forever
+                for key in [k for k, (event, _) in self._barriers.items() if event in events]:
+                    del self._barriers[key]
         return rules
 
     # -- the flow registry (all on the registry's loop thread) ---------------------

@@ -90,3 +90,18 @@ def test_send_soon_goes_after_an_immediate_send():
     loop.run()
     a.setblocking(False)
     assert a.recv(100) == b"first\nsecond\n"
+
+
+def test_a_callback_that_raises_is_reported_and_the_loop_goes_on(capsys):
+    failures, ran = [], []
+
+    def broken(node):
+        raise ValueError(f"no such thing as {node}")
+
+    loop = Reactor(on_error=lambda callback, args, exc: failures.append((callback, args, str(exc))))
+    loop.call_soon(broken, "r1.p2d")
+    loop.call_later(0.01, ran.append, "after")
+    loop.call_later(0.02, loop.stop)
+    loop.run()
+    assert failures == [(broken, ("r1.p2d",), "no such thing as r1.p2d")]
+    assert ran == ["after"] and "ValueError" in capsys.readouterr().err

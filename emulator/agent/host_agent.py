@@ -68,7 +68,7 @@ class HostAgent:
         for node in config.nodes:
             for dep in node.deps:
                 self.dependents.setdefault(dep, []).append(node.id)
-        self.loop = Reactor()
+        self.loop = Reactor(on_error=self._callback_failed)
         self.zeros_fd = zeros_file()
         # unsent bytes a flow keeps queued: 2 ms of the NIC's rate, 64 KiB at least
         self.refill_bytes = max(FIRST_WRITE, int(config.nic_rate_bps / 8 * REFILL_SECONDS))
@@ -267,6 +267,17 @@ class HostAgent:
         for host in self.config.notify.get(nid, ()):
             self.peers[host].send(data)
         self.hub.send_soon(data)
+
+    def _callback_failed(self, callback, args, exc):
+        """A callback raised: the node it served fails with the error (its id
+        is among the arguments), or, if none is named, every node of this host
+        not finished yet; never silently, never left waiting."""
+        reason = f"agent {self.host}: {getattr(callback, '__name__', 'callback')} failed: " \
+                 f"{type(exc).__name__}: {exc}"
+        named = [a for a in args if isinstance(a, str) and a in self.nodes]
+        for nid in named or [n for n in self.nodes if n not in self._seen]:
+            if nid not in self._seen:
+                self.node_failed(nid, reason)
 
     def node_failed(self, nid, reason):
         self._to_hub(msg.Failed(node=nid, reason=reason))   # relayed to everyone
