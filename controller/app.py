@@ -85,6 +85,7 @@ class FlowSchedulerApp(app_manager.OSKenApp):
         self.log = ChangeLog(s.out_dir)
         self.decide_latencies = []   # seconds from a notice's arrival to its decisions' push
         self._barriers = {}
+        self.refused_switches = 0    # connections from datapath ids not of this run
         self._barrier_lock = threading.Lock()
         self.server = RegistryServer(s.socket_path, s.token, self)
         self.loop = self.server.loop
@@ -98,7 +99,11 @@ class FlowSchedulerApp(app_manager.OSKenApp):
         parser = datapath.ofproto_parser
         switch = self.switch_of_dpid.get(datapath.id)
         if switch is None:
-            log.warning("unknown switch dpid %s connected", datapath.id)
+            # only the run's switches (the listener is on loopback; a local
+            # process claiming another datapath id is shown the door)
+            log.warning("unknown switch dpid %s refused", datapath.id)
+            self.refused_switches += 1
+            datapath.close()
             return
         for ip, port in self.routes.destination_ports(switch):
             out = [parser.OFPActionOutput(port)]
@@ -116,7 +121,7 @@ class FlowSchedulerApp(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
     def state_change_handler(self, ev):
         datapath = ev.datapath
-        if ev.state == MAIN_DISPATCHER:
+        if ev.state == MAIN_DISPATCHER and datapath.id in self.switch_of_dpid:
             self.datapaths[datapath.id] = datapath
         elif ev.state == DEAD_DISPATCHER and self.datapaths.get(datapath.id) is datapath:
             # a reconnected switch may already have registered its new connection
@@ -197,6 +202,7 @@ class FlowSchedulerApp(app_manager.OSKenApp):
         return {"switches": sorted(self.switch_of_dpid[d] for d in list(self.datapaths)
                                    if d in self.switch_of_dpid),
                 "expected_switches": len(self.switch_of_dpid),
+                "refused_switches": self.refused_switches,
                 "flows": self.active, "declared": len(self.flows),
                 # per-request state still held: requests with flows to come, and progress
                 "requests_unfinished": len(self._unfinished),

@@ -141,6 +141,23 @@ def test_a_host_token_speaks_for_its_host_only(controlled_fabric):
     unbound.close()
 
 
+def test_a_switch_that_is_not_the_runs_is_refused(controlled_fabric):
+    _, ctl, _, client = controlled_fabric
+    before = client.request("status")
+    subprocess.run(["ovs-vsctl", "add-br", "intruder0", "--", "set", "bridge", "intruder0",
+                    "datapath_type=netdev", "other-config:datapath-id=00000000000000fe",
+                    "--", "set-controller", "intruder0", f"tcp:{ctl.address[0]}:{ctl.address[1]}"],
+                   check=True)
+    try:
+        deadline = time.monotonic() + 15
+        while client.request("status")["refused_switches"] == before["refused_switches"]:
+            assert time.monotonic() < deadline, "the intruder was never refused"
+            time.sleep(0.1)
+        assert client.request("status")["switches"] == before["switches"]
+    finally:
+        subprocess.run(["ovs-vsctl", "--if-exists", "del-br", "intruder0"], check=True)
+
+
 def test_registry_rejects_a_wrong_token_and_bad_declarations(controlled_fabric):
     _, ctl, _, client = controlled_fabric
     declared = client.request("status")["declared"]
