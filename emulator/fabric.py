@@ -344,13 +344,6 @@ class Fabric:
             net, self.net = self.net, None
             # Signals would interrupt the teardown half-way; hold them off.
             with _signals_deferred():
-                if ovs.vswitchd_pid() is None:
-                    # ovs-vsctl would wait forever for a dead ovs-vswitchd to
-                    # apply Mininet's del-br: take the bridges out of the
-                    # database without waiting, Mininet's then finds none
-                    ovs.run(["ovs-vsctl", "--no-wait"] + [
-                        a for s in self.topology.switches
-                        for a in ("--", "--if-exists", "del-br", s.internal)], check=False)
                 net.stop()
                 if self._qos_rows:
                     args = ["ovs-vsctl", "--no-wait"]
@@ -388,6 +381,19 @@ def _ledgered_nodes(led, scope):
 
         def bridgeOpts(self):
             return super().bridgeOpts() + f" external_ids:{ledger.TAG_KEY}={led.run_id}"
+
+        @classmethod
+        def batchShutdown(cls, switches, **kwargs):
+            if ovs.vswitchd_pid() is not None:
+                return super().batchShutdown(switches, **kwargs)
+            # ovs-vsctl would wait forever for a dead ovs-vswitchd to apply
+            # the deletion: take the bridges out of the database without waiting
+            ovs.run(["ovs-vsctl", "--no-wait"] + [a for s in switches for a in
+                                                  ("--", "--if-exists", "del-br", s.name)],
+                    check=False)
+            for switch in switches:
+                switch.terminate()
+            return switches
 
     return LedgeredHost, TaggedSwitch
 
