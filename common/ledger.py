@@ -31,6 +31,7 @@ import fcntl
 import json
 import os
 import sys
+import threading
 import time
 
 from common.errors import UserError
@@ -129,15 +130,17 @@ class Ledger:
 
 
 _current = None
+_current_lock = threading.Lock()
 
 
 def current():
     """This process's ledger, created on first use (and closed at exit)."""
     global _current
-    if _current is None or _current.pid != os.getpid():
-        _current = Ledger()
-        atexit.register(_current.close)
-    return _current
+    with _current_lock:          # a replay thread and its caller may both ask first
+        if _current is None or _current.pid != os.getpid():
+            _current = Ledger()
+            atexit.register(_current.close)
+        return _current
 
 
 def read_ledger(path):

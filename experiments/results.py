@@ -253,11 +253,16 @@ class RunRecords:
         return self.d.real_bytes(sum(lost)), sum(1 for b in lost if b)
 
 
+QUEUE_CHANGE_COLUMNS = ["time_us", "flow_id", "request_id", "old_queue", "new_queue", "reason",
+                        "pace_bps"]
+
+
 def read_queue_changes(path):
-    if not os.path.exists(path):
-        return pd.DataFrame(columns=["time_us", "flow_id", "request_id", "old_queue", "new_queue",
-                                     "reason", "pace_bps"])
-    return pd.read_csv(path, dtype={"flow_id": str, "request_id": str})
+    """The controller's queue changes; empty when it wrote none, or died before
+    flushing any (a killed controller's last line may be cut: skipped)."""
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return pd.DataFrame(columns=QUEUE_CHANGE_COLUMNS)
+    return pd.read_csv(path, dtype={"flow_id": str, "request_id": str}, on_bad_lines="skip")
 
 
 def write_csv(frame, path):
