@@ -167,13 +167,16 @@ def read_ledger(path):
 # -- the run lock ----------------------------------------------------------------
 
 _lock_fd = None
+_lock_holds = 0     # run_lock() calls not yet matched by release_run_lock()
 
 
 def run_lock():
-    """Take the machine's run lock for this process (again: a no-op), or
-    refuse with who holds it."""
-    global _lock_fd
+    """Take the machine's run lock for this process, or refuse with who holds
+    it.  Holds are counted: taking it again only counts, and the lock is
+    released when every hold is (``release_run_lock``) or the process ends."""
+    global _lock_fd, _lock_holds
     if _lock_fd is not None:
+        _lock_holds += 1
         return
     ensure_state_dir()
     path = os.path.join(STATE_DIR, "run.lock")
@@ -193,4 +196,16 @@ def run_lock():
                                     "time per machine") from None
     os.ftruncate(fd, 0)
     os.write(fd, json.dumps({"pid": os.getpid(), "argv": sys.argv, "time": time.time()}).encode())
-    _lock_fd = fd
+    _lock_fd, _lock_holds = fd, 1
+
+
+def release_run_lock():
+    """Give back one hold; the last one unlocks (a fabric built inside a
+    long-lived process, e.g. a test session, must not keep the machine)."""
+    global _lock_fd, _lock_holds
+    if _lock_fd is None:
+        return
+    _lock_holds -= 1
+    if _lock_holds <= 0:
+        os.close(_lock_fd)
+        _lock_fd, _lock_holds = None, 0

@@ -66,6 +66,7 @@ class Fabric:
         self._qos_rows = []   # OVS QoS records we created (a root table: they outlive ports)
         self.ovs_status = ""
         self._ledger = self._scope = None
+        self._locked = False
 
     # -- building ---------------------------------------------------------
 
@@ -74,8 +75,13 @@ class Fabric:
         from mininet.net import Mininet
 
         ledger.run_lock()
-        self.ovs_status = ovs.ensure_vswitchd()
-        self._refuse_name_clashes()
+        self._locked = True
+        try:
+            self.ovs_status = ovs.ensure_vswitchd()
+            self._refuse_name_clashes()
+        except BaseException:
+            self.stop()          # gives the lock back: a refused fabric holds nothing
+            raise
         self.datapath = "kernel" if ovs.kernel_datapath_available() else "user"
         self._ledger = led = ledger.current()
         self._scope = led.scope("fabric")
@@ -354,6 +360,9 @@ class Fabric:
         if self._scope is not None:
             self._ledger.done(self._scope)
             self._scope = None
+        if self._locked:
+            ledger.release_run_lock()
+            self._locked = False
 
     def __enter__(self):
         return self.start()

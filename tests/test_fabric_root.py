@@ -66,6 +66,8 @@ def test_fabric_builds_and_all_hosts_reach_each_other(root_env, name):
             assert all("bytes" in s for s in stats.values())
     assert set(ovs.bridges()) == bridges_before
     assert qos_rows() == qos_before        # OVS keeps QoS rows after their ports: we remove ours
+    from common import ledger
+    assert ledger._lock_fd is None     # a stopped fabric leaves the machine to the next run
     assert not shells()
     assert not emulated_links()
 
@@ -145,5 +147,7 @@ def test_refuses_to_touch_a_bridge_it_did_not_create(root_env):
         with pytest.raises(UserError, match="bridge.*s1.*already exist"):
             Fabric(topo, Dilation.for_topology(topo)).start()
         assert "s1" in ovs.bridges()          # still there: not ours to delete
+        from common import ledger
+        assert ledger._lock_fd is None        # a refused fabric keeps no hold on the machine
     finally:
         subprocess.run(["ovs-vsctl", "--if-exists", "del-br", "s1"], check=True)

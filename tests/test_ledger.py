@@ -17,6 +17,7 @@ def state(tmp_path, monkeypatch):
     monkeypatch.setattr(ledger, "STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setattr(ledger, "_current", None)
     monkeypatch.setattr(ledger, "_lock_fd", None)
+    monkeypatch.setattr(ledger, "_lock_holds", 0)
     yield tmp_path / "state"
     if ledger._lock_fd is not None:
         os.close(ledger._lock_fd)
@@ -81,3 +82,21 @@ def test_the_run_lock_names_its_holder(state):
     ledger.run_lock()                  # the kernel released the dead holder's lock
     ledger.run_lock()                  # and taking it again is a no-op
     assert json.loads((state / "run.lock").read_text())["pid"] == os.getpid()
+
+
+def test_the_lock_is_free_once_every_hold_is_released(state):
+    def other_process_can_lock():
+        probe = subprocess.run(
+            [sys.executable, "-c", "import sys; sys.path.insert(0, '.');"
+             "from common import ledger; ledger.STATE_DIR = sys.argv[1]; ledger.run_lock()",
+             str(state)], capture_output=True, text=True)
+        return probe.returncode == 0
+
+    ledger.run_lock()          # e.g. the command line
+    ledger.run_lock()          # and a fabric built inside it
+    ledger.release_run_lock()  # the fabric stops: the command still holds it
+    assert not other_process_can_lock()
+    ledger.release_run_lock()
+    assert other_process_can_lock()
+    ledger.release_run_lock()  # one release too many is harmless
+    assert ledger._lock_fd is None
