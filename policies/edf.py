@@ -43,7 +43,7 @@ class EdfPolicy(Policy):
         if trigger.kind not in (ARRIVAL, COMPLETION) or not self._moved:
             return {}
         changes = {}
-        for request_id in self._moved:
+        for request_id in sorted(self._moved):     # the same order in every process
             queue = self._queue.get(request_id)
             for flow in view.flows_of_request(request_id):
                 if flow.queue is not None and queue != flow.queue:

@@ -261,7 +261,7 @@ class MfsPolicy(Policy):
 
     def reevaluate(self, view, trigger):
         changes = self._reevaluate(view, trigger)
-        for rid in self._newly_doomed:             # its other flows follow it down
+        for rid in sorted(self._newly_doomed):     # its other flows follow it down
             for flow in view.flows_of_request(rid):
                 if flow.queue != self.scavenger_queue:
                     changes[flow.flow_id] = Decision(self.scavenger_queue, "scavenger")

@@ -36,7 +36,7 @@ def _fill(flows, residual, capacity, rates):
     for flow_id, _, path, cap in flows:
         members[(tuple(path), cap)].append(flow_id)
     level = {group: 0.0 for group in members}   # the rate of each flow of a group
-    unfrozen = set(members)
+    unfrozen = dict.fromkeys(members)             # ordered: the same result in every process
     load = defaultdict(int)                      # unfrozen flows on each link
     for group in members:
         for link in group[0]:
@@ -66,7 +66,7 @@ def _fill(flows, residual, capacity, rates):
                   if group == limit or not full.isdisjoint(group[0])
                   or (group[1] is not None and level[group] >= group[1] * (1 - _EPS))]
         for group in frozen:
-            unfrozen.discard(group)
+            del unfrozen[group]
             for link in group[0]:
                 load[link] -= len(members[group])
                 if not load[link]:
