@@ -19,7 +19,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VENV = os.path.join(HERE, ".venv")
-COMMAND_MODULES = ("experiments.cli", "policies.cli", "traces.cli", "analysis.cli")
+COMMAND_MODULES = ("experiments.cli", "experiments.bench_sweep", "policies.cli", "traces.cli",
+                   "analysis.cli")
 
 
 def _reexec_in_venv():

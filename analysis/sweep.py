@@ -233,15 +233,18 @@ def write_sweep_summary(sweep, target=TARGET, reference=None):
 
 
 def run_sweep(parameter, values, run_point, sweep_dir, schedulers, *, target=TARGET,
-              on_summary=None, reference=None):
+              on_summary=None, reference=None, run_points=None):
     """Lay out ``sweep_dir``, call ``run_point(value, point_dir)`` for each value
     (it must leave a results directory in ``point_dir``), then write the
     summaries and call ``on_summary(sweep, summary, point_summaries)`` if given
     (:func:`analysis.report.write_sweep_report` writes ``report.html``).
+    ``run_points([(value, point_dir)])``, if given, runs them all at once
+    instead (an executor, which may run them in parallel).
 
     Returns the sweep's summary.json object.  An exception from ``run_point``
     propagates; the points already run stay, and ``summarize DIR`` or
-    ``report DIR`` aggregates them later.
+    ``report DIR`` aggregates them later.  A point that left no results is
+    reported as missing.
     """
     check_parameter(parameter)
     values = check_values(values)
@@ -251,10 +254,13 @@ def run_sweep(parameter, values, run_point, sweep_dir, schedulers, *, target=TAR
     write_text_atomic(sweep_dir / SWEEP_FILE, dump_json(
         {"parameter": parameter, "values": values, "schedulers": schedulers,
          **({"reference": reference} if reference else {})}))
-    for value in values:
-        point_dir = sweep_dir / POINTS / point_name(parameter, value)
+    layout = [(value, sweep_dir / POINTS / point_name(parameter, value)) for value in values]
+    if run_points is not None:
+        run_points(layout)
+    for value, point_dir in layout:
         point_dir.mkdir(exist_ok=True)
-        run_point(value, point_dir)
+        if run_points is None:
+            run_point(value, point_dir)
     sweep = load_sweep(sweep_dir)
     summary, point_summaries = write_sweep_summary(sweep, target)
     if on_summary is not None:

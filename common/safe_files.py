@@ -17,12 +17,16 @@ NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def write_text_atomic(path, text, perms=0o644):
+    return write_bytes_atomic(path, text.encode("utf-8"), perms)
+
+
+def write_bytes_atomic(path, data, perms=0o644):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.chmod(tmp, perms)
         os.replace(tmp, path)
     except BaseException:

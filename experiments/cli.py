@@ -4,9 +4,11 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 from common.errors import UserError
 from common.units import parse_rate
+from experiments.executor import add_executor_options
 
 RESULTS_DIR = "results"
 
@@ -370,7 +372,8 @@ def cmd_run(args):
     else:
         topology, dilation, speed = fabric_from_args(args, trace)
     _check_run_args(args, schedulers, topology)
-    if args.backend != "sim":
+    executor = _executor(args, single_run=args.seeds is None)
+    if args.backend != "sim" and executor.runs_here:
         require_root("run")
         from mininet.log import setLogLevel
         setLogLevel("warning")
@@ -378,7 +381,8 @@ def cmd_run(args):
     if args.seeds is not None:
         from experiments.seeds import run_trials
         return run_trials(args, trace, topology, dilation, speed, schedulers, out,
-                          backend=BACKENDS[args.backend], reference=_reference(args))
+                          backend=BACKENDS[args.backend], reference=_reference(args),
+                          executor=executor)
     fidelity = run_experiment(topology, dilation, args.trace, schedulers, out,
                               policy_config=args.policy_config, timeout=args.timeout, trace=trace,
                               speed=speed, reference=_reference(args),
@@ -393,8 +397,8 @@ def cmd_run(args):
 def cmd_sweep(args):
     from mininet.log import setLogLevel
 
-    from analysis.sweep import parse_values, run_sweep
-    from experiments.sweep_points import point_runner
+    from analysis.sweep import POINTS, parse_values, point_name, run_sweep
+    from experiments.sweep_points import sweep_points
     from traces import load_trace
 
     chosen = [(name, text) for name, text in (("rate", args.rates), ("bandwidth", args.bandwidths),
@@ -412,29 +416,45 @@ def cmd_sweep(args):
     _check_run_args(args, schedulers, topology)
     if len(axes) == 2 and args.seeds is None:
         raise UserError("sweep", "a two-parameter sweep is a regime map: give --seeds N (N >= 2)")
-    if args.backend == "emu":
+    executor = _executor(args)
+    if args.backend == "emu" and executor.runs_here:
         require_root("sweep")
         setLogLevel("warning")
     if args.seeds is not None:
         from experiments.grid import run_grid
         out = args.out or default_out_dir("regime-" + "-".join(p for p, _ in axes))
         run_grid(args, axes, topology, trace, schedulers, out, rate, mtu,
-                 BACKENDS[args.backend], reference)
+                 BACKENDS[args.backend], reference, executor=executor)
         return 0
     parameter, values = axes[0]
     out = args.out or default_out_dir(f"sweep-{parameter}")
-    runner = point_runner(parameter, topology, trace, args.trace, schedulers, rate, mtu,
-                          args.time_dilation, args.byte_scale,
+    layout = [(value, Path(out) / POINTS / point_name(parameter, value)) for value in values]
+    points = sweep_points(parameter, layout, topology, trace, args.trace, schedulers, rate, mtu,
+                          args.time_dilation, args.byte_scale, reference=reference,
                           policy_config=args.policy_config, timeout=args.timeout,
                           backend=BACKENDS[args.backend], sim_start_lag=args.sim_start_lag * 1e-6)
     from analysis.report import sweep_headline, write_sweep_report
     from analysis.sweep import load_sweep
 
-    summary = run_sweep(parameter, values, runner, out, schedulers, on_summary=write_sweep_report,
-                        reference=reference)
+    summary = run_sweep(parameter, values, None, out, schedulers, on_summary=write_sweep_report,
+                        reference=reference, run_points=lambda _: executor.run(points, out))
     print("\n".join(sweep_headline(summary, load_sweep(out).info)))
     print(f"results: {out}\nreport: {os.path.join(out, 'report.html')}")
     return 0
+
+
+def _executor(args, single_run=False):
+    """The sweep executor of ``--workers``/``--cluster`` (``single_run``: a
+    run without --seeds, which is one point and runs here)."""
+    from experiments.executor import executor_from_args
+
+    args.workers, args.cluster = getattr(args, "workers", 1), getattr(args, "cluster", None)
+    if single_run and (args.workers != 1 or args.cluster):
+        raise UserError("--workers" if args.workers != 1 else "--cluster",
+                        "runs the points of a sweep or of run --seeds N; a single run is one point")
+    executor = executor_from_args(args)
+    executor.check(needs_fabric=args.backend != "sim")
+    return executor
 
 
 def cmd_bench(args):
@@ -533,6 +553,7 @@ def register(subparsers):
                           "(trial K: its seeds + K, or the K-th next window of a real request "
                           "trace), run each, and report mean and 95%% confidence intervals "
                           "(seeds.json)")
+    add_executor_options(run)
     run.set_defaults(func=cmd_run)
 
     sweep = subparsers.add_parser(
@@ -547,6 +568,7 @@ def register(subparsers):
                             "--seeds); needed with two parameters, whose grid is drawn as a "
                             "regime map: MFS over the best baseline per cell, with 95%% "
                             "intervals (regime.json, regime.html)")
+    add_executor_options(sweep)
     sweep.set_defaults(func=cmd_sweep)
 
     bench = subparsers.add_parser(

@@ -115,13 +115,15 @@ def unadmitted_note(trace, schedulers, policy_config=None):
 
 def run_experiment(topology, dilation, trace_path, schedulers, out_dir, policy_config=None,
                    timeout=None, echo=print, trace=None, sweep=None, speed=None, reference=None,
-                   backend="emulation", sim_start_lag=0.0, cell=None):
+                   backend="emulation", sim_start_lag=0.0, cell=None, policy_config_name=None):
     """Replay ``trace_path`` under each scheduler into ``out_dir``; returns {scheduler: fidelity}.
 
     ``backend``: "emulation" (the fabric, as root) or "fluid" (the
     flow-level simulator, :mod:`simulator`; ``dilation`` is then ignored).
     ``cell``: {parameter: value} of a grid sweep's cell, recorded in run.json.
     ``timeout``: emulated seconds (None: :func:`auto_timeout`).
+    ``policy_config_name``: the name run.json records for ``policy_config``
+    (a sweep point reads a private copy of the user's file).
     """
     from policies import policy_classes
     from traces import load_trace
@@ -137,7 +139,8 @@ def run_experiment(topology, dilation, trace_path, schedulers, out_dir, policy_c
     os.makedirs(out_dir, exist_ok=True)
     run_info = {
         "config": {"topology": topology.path, "trace": trace_path, "schedulers": list(schedulers),
-                   "timeout": timeout, "policy_config": policy_config,
+                   "timeout": timeout,
+                   "policy_config": policy_config_name or policy_config,
                    "requests": len(trace.requests), "nodes": len(trace.nodes),
                    "flows": sum(1 for n in trace.nodes if n.kind == "flow")},
         "schedulers": [],               # those that completed, in order

@@ -11,21 +11,23 @@ requests in trial K and the ratios are paired.  The layout and the map are
 
 import os
 
-from analysis.regime import GRID_FILE, cell_name, cells, regime_text, seed_dir, write_regime
+from analysis.regime import GRID_FILE, cells, regime_text, seed_dir, write_regime
 from analysis.summary import dump_json
 from common.safe_files import write_text_atomic
 from common.errors import UserError
 
 
 def run_grid(args, axes, topology, trace, schedulers, out, emulated_rate, mtu, backend,
-             reference, echo=print):
+             reference, echo=print, executor=None):
     """Run every cell of ``axes`` [(parameter, values)] for ``args.seeds``
-    seeds into ``out``; print and return the regime summary."""
+    seeds into ``out`` through ``executor`` (default: here, one at a time);
+    print and return the regime summary."""
     from analysis.results_dir import check_scheduler_names
     from analysis.summary import write_run_summary
     from analysis.results_dir import RunResults
     from experiments.calibration import choose_speed
-    from experiments.experiment import run_experiment
+    from experiments.executor import PointExecutor
+    from experiments.point import make_point
     from experiments.seeds import check_windows, seeded_trace, synth_recipe
     from experiments.sweep_points import apply_point
     from traces import load_trace
@@ -49,20 +51,22 @@ def run_grid(args, axes, topology, trace, schedulers, out, emulated_rate, mtu, b
     paths = [seeded_trace(recipe, k, os.path.join(out, "traces", f"seed-{k}.jsonl"))
              for k in range(seeds)]
     traces = [load_trace(path, hosts=hosts) for path in paths]
-    grid = cells(axes)
-    for n, settings in enumerate(grid, 1):
-        echo(f"cell {n}/{len(grid)}: {cell_name(settings)}")
+    points = []
+    for settings in cells(axes):
         for k, (path, seed_trace) in enumerate(zip(paths, traces)):
-            directory = seed_dir(out, settings, k)
             cell_topology, cell_trace = apply_point(topology, seed_trace, settings)
             dilation, speed = choose_speed(cell_topology, mtu, cell_trace, emulated_rate,
                                            args.time_dilation, args.byte_scale)
-            run_experiment(cell_topology, dilation, path, schedulers, str(directory),
-                           policy_config=args.policy_config, timeout=args.timeout,
-                           trace=cell_trace, speed=speed, reference=reference, backend=backend,
-                           sim_start_lag=args.sim_start_lag * 1e-6, cell=settings,
-                           echo=echo if backend == "emulation" else (lambda *_: None))
-            write_run_summary(RunResults(directory), reference=reference)
+            points.append(make_point(
+                os.path.relpath(seed_dir(out, settings, k), out), cell_topology, cell_trace, path,
+                schedulers, backend, dilation=dilation, speed=speed,
+                policy_config=args.policy_config, timeout=args.timeout, reference=reference,
+                sim_start_lag=args.sim_start_lag * 1e-6, run_info={"cell": settings}))
+    echo(f"{len(cells(axes))} cells x {seeds} seeds: {len(points)} points")
+    statuses = (executor or PointExecutor(echo=echo)).run(points, out)
+    for point in points:
+        if statuses[point.name].status == "done":
+            write_run_summary(RunResults(os.path.join(out, point.name)), reference=reference)
     summary = write_regime(out)
     echo(regime_text(summary))
     echo(f"results: {out}\nreport: {os.path.join(out, 'regime.html')}")

@@ -95,13 +95,17 @@ def _resolve(path, where):
     raise UserError(where, f"the recorded file {path!r} is not found")
 
 
-def run_trials(args, trace, topology, dilation, speed, schedulers, out, backend, reference):
+def run_trials(args, trace, topology, dilation, speed, schedulers, out, backend, reference,
+               executor=None):
     """``run --seeds N``: the trace's recipe drawn N times, one results
-    directory each (OUT/seed-K), then mean and 95 % CI (OUT/seeds.json, seeds.html).
-    Every check runs before the first trial starts."""
+    directory each (OUT/seed-K), run through ``executor`` (default: here, one
+    at a time), then mean and 95 % CI (OUT/seeds.json, seeds.html) over the
+    trials that ran.  Every check runs before the first trial starts."""
     from analysis.postprocess import postprocess_run
+    from analysis.results_dir import RunResults
     from analysis.seeds import seeds_text, write_seeds_summary
-    from experiments.experiment import run_experiment
+    from experiments.executor import PointExecutor
+    from experiments.point import make_point
     from traces import load_trace
 
     if args.seeds < 2:
@@ -109,19 +113,25 @@ def run_trials(args, trace, topology, dilation, speed, schedulers, out, backend,
     recipe = synth_recipe(trace, args.trace)
     check_windows(recipe, args.seeds, args.trace)
     hosts = {h.name for h in topology.hosts}
-    directories, ok = [], True
+    points = []
     for trial in range(args.seeds):
-        directory = os.path.join(out, f"seed-{trial}")
-        path = seeded_trace(recipe, trial, os.path.join(directory, "trace.jsonl"))
-        fidelity = run_experiment(topology, dilation, path, schedulers, directory,
-                                  policy_config=args.policy_config, timeout=args.timeout,
-                                  trace=load_trace(path, hosts=hosts), speed=speed,
-                                  reference=reference, backend=backend,
-                                  sim_start_lag=args.sim_start_lag * 1e-6)
+        name = f"seed-{trial}"
+        path = seeded_trace(recipe, trial, os.path.join(out, name, "trace.jsonl"))
+        points.append(make_point(name, topology, load_trace(path, hosts=hosts), path, schedulers,
+                                 backend, dilation=dilation, speed=speed,
+                                 policy_config=args.policy_config, timeout=args.timeout,
+                                 reference=reference, sim_start_lag=args.sim_start_lag * 1e-6))
+    statuses = (executor or PointExecutor()).run(points, out)
+    trials = [k for k, p in enumerate(points) if statuses[p.name].status == "done"]
+    if not trials:
+        raise UserError("--seeds", f"every trial failed (see {out}/points.json)")
+    directories = [os.path.join(out, points[k].name) for k in trials]
+    ok = len(trials) == len(points)
+    for directory in directories:
         postprocess_run(directory)
-        directories.append(directory)
-        ok = ok and all(f["flows_failed"] == 0 for f in fidelity.values())
-    result = write_seeds_summary(out, directories, range(args.seeds), reference)
+        ok = ok and all(s.fidelity.get("flows_failed") == 0
+                        for s in RunResults(directory).schedulers.values())
+    result = write_seeds_summary(out, directories, trials, reference)
     print(seeds_text(result))
     print(f"results: {out} (seeds.json, seeds.html; one directory per seed)")
     return 0 if ok else 1

@@ -12,7 +12,6 @@ workload is; these three knobs move it.
 import dataclasses
 
 from experiments.calibration import choose_speed
-from experiments.experiment import run_experiment
 
 
 def scale_slo(trace, factor):
@@ -43,16 +42,20 @@ def apply_point(topology, trace, settings):
     return topology, trace
 
 
-def point_runner(parameter, topology, trace, trace_path, schedulers, emulated_rate, mtu,
-                 time_dilation=None, byte_scale=None, **run_options):
-    """``run_point(value, point_dir)`` for :func:`analysis.sweep.run_sweep`."""
+def sweep_points(parameter, layout, topology, trace, trace_path, schedulers, emulated_rate, mtu,
+                 time_dilation=None, byte_scale=None, **options):
+    """The :class:`~experiments.point.Point` of each (value, point_dir) of
+    ``layout``, named relative to the sweep directory (the point dirs' parent's parent)."""
+    from experiments.point import make_point
 
-    def run_point(value, point_dir):
+    points = []
+    for value, point_dir in layout:
         point_topology, point_trace = apply_point(topology, trace, {parameter: value})
         dilation, speed = choose_speed(point_topology, mtu, point_trace, emulated_rate,
                                        time_dilation, byte_scale)
-        run_experiment(point_topology, dilation, trace_path, schedulers, str(point_dir),
-                       trace=point_trace, sweep={"parameter": parameter, "value": value},
-                       speed=speed, **run_options)
-
-    return run_point
+        name = f"{point_dir.parent.name}/{point_dir.name}"
+        points.append(make_point(name, point_topology, point_trace, trace_path, schedulers,
+                                 dilation=dilation, speed=speed,
+                                 run_info={"sweep": {"parameter": parameter, "value": value}},
+                                 **options))
+    return points
