@@ -22,6 +22,7 @@ which points are done, running or failed (and why), with an ETA.  (Not
 ``run.json``: that name marks a results directory, which a sweep is not.)
 """
 
+import logging
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -67,6 +68,7 @@ class PointExecutor:
             raise UserError("--workers", f"must be at least 1 (got {workers})")
         self.workers, self.echo = workers, echo
         self.cluster = parse_cluster(cluster) if cluster else None
+        self._ssh = None        # an SSH cluster started by check(), used by run()
 
     @property
     def runs_here(self):
@@ -75,8 +77,12 @@ class PointExecutor:
 
     def check(self, needs_fabric):
         """Fail now, before anything is written, if the cluster cannot be
-        reached or cannot run emulator points (``needs_fabric``)."""
-        if self.cluster is None or self.cluster[0] != "address":
+        reached or cannot run emulator points (``needs_fabric``).  An SSH
+        cluster is started here, and closed when the points have run."""
+        if self.cluster is None:
+            return
+        if self.cluster[0] == "ssh":
+            self._ssh = self._start_ssh(needs_fabric)
             return
         from distributed import Client
 
@@ -139,6 +145,9 @@ class PointExecutor:
         from distributed import Client, as_completed
 
         cluster = self._start_cluster(points)
+        if cluster is None and self.cluster[0] == "ssh":
+            cluster = self._ssh or self._start_ssh(any(p.needs_fabric for p in points))
+            self._ssh = None
         try:
             with Client(cluster if cluster is not None else self.cluster[1],
                         timeout=CONNECT_TIMEOUT) as client:
@@ -179,20 +188,32 @@ class PointExecutor:
             from distributed import LocalCluster
             return LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                 dashboard_address=None, host="127.0.0.1")
-        kind, where = self.cluster
-        if kind == "ssh":
-            import sys
+        return None
 
-            from distributed import SSHCluster
-            options = {"nthreads": 1}
-            if any(p.needs_fabric for p in points):
-                options["resources"] = {FABRIC: 1}
-            # the scheduler on the first host; one worker per host, the project
-            # at the same path on each (prepared with `sudo make setup`)
-            return SSHCluster([where[0]] + where, worker_options=options,
+    def _start_ssh(self, needs_fabric):
+        """Dask's SSHCluster: the scheduler on the first host, one worker per
+        host, the project at the same path on each (prepared with `sudo make setup`)."""
+        import sys
+
+        from distributed import SSHCluster
+
+        hosts = self.cluster[1]
+        options = {"nthreads": 1}
+        if needs_fabric:
+            options["resources"] = {FABRIC: 1}
+        spec = logging.getLogger("distributed.deploy.spec")
+        level = spec.level
+        spec.setLevel(logging.ERROR)      # its warning would repeat our one-line error
+        try:
+            return SSHCluster([hosts[0]] + hosts, worker_options=options,
                               scheduler_options={"dashboard_address": None},
                               remote_python=sys.executable)
-        return None
+        except Exception as error:             # noqa: BLE001 - asyncssh and Dask raise many kinds
+            cause = error.__cause__ or error
+            raise UserError("--cluster", f"could not start a Dask cluster over SSH on "
+                                         f"{', '.join(hosts)}: {_one_line(cause)}") from None
+        finally:
+            spec.setLevel(level)
 
     def _check_workers(self, client, needs_fabric, quiet=False):
         workers = client.scheduler_info().get("workers", {})

@@ -101,6 +101,8 @@ def test_a_failing_point_is_retried_once_then_reported_and_the_sweep_goes_on(tmp
     (["--cluster", "tcp://a b"], "--cluster: a Dask scheduler address"),
     (["--cluster", "ssh:"], "--cluster: ssh: needs host names"),
     (["--workers", "0"], "--workers: must be at least 1"),
+    (["--cluster", "ssh:nonexistent.invalid"], "could not start a Dask cluster over SSH"),
+    (["--cluster", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
     (["--workers", "2", "--cluster", "tcp://127.0.0.1:1"], "give --workers or --cluster, not both"),
 ])
 def test_bad_executor_options_are_refused_before_anything_runs(tmp_path, args, message):
