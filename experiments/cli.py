@@ -425,7 +425,7 @@ def cmd_sweep(args):
         out = args.out or default_out_dir("regime-" + "-".join(p for p, _ in axes))
         run_grid(args, axes, topology, trace, schedulers, out, rate, mtu,
                  BACKENDS[args.backend], reference, executor=executor)
-        return 0
+        return 1 if executor.failed else 0       # which and why: points.json
     parameter, values = axes[0]
     out = args.out or default_out_dir(f"sweep-{parameter}")
     layout = [(value, Path(out) / POINTS / point_name(parameter, value)) for value in values]
@@ -440,7 +440,7 @@ def cmd_sweep(args):
                         reference=reference, run_points=lambda _: executor.run(points, out))
     print("\n".join(sweep_headline(summary, load_sweep(out).info)))
     print(f"results: {out}\nreport: {os.path.join(out, 'report.html')}")
-    return 0
+    return 1 if executor.failed else 0
 
 
 def _executor(args, single_run=False):

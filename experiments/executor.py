@@ -71,6 +71,11 @@ class PointExecutor:
         self._ssh = None        # an SSH cluster started by check(), used by run()
 
     @property
+    def failed(self):
+        """The points of the last run() that failed every attempt."""
+        return [n for n, s in getattr(self, "statuses", {}).items() if s.status == "failed"]
+
+    @property
     def runs_here(self):
         """Whether emulator points run in this process (so it needs root and the lock)."""
         return self.cluster is None
@@ -117,8 +122,7 @@ class PointExecutor:
         finally:
             self.bar.close()
             self._write_progress(final=True)
-        failed = [n for n, s in self.statuses.items() if s.status == "failed"]
-        for name in failed:
+        for name in self.failed:
             self.echo(f"point FAILED after {self.statuses[name].attempts} attempts: {name}: "
                       f"{self.statuses[name].error}")
         return self.statuses

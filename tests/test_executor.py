@@ -84,7 +84,9 @@ def _points(tmp_path):
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_failing_point_is_retried_once_then_reported_and_the_sweep_goes_on(tmp_path, workers):
     lines = []
-    statuses = PointExecutor(workers=workers, echo=lines.append).run(_points(tmp_path), tmp_path)
+    executor = PointExecutor(workers=workers, echo=lines.append)
+    statuses = executor.run(_points(tmp_path), tmp_path)
+    assert executor.failed == ["points/bad"]        # what the command's exit status reads
     assert statuses["points/good"].status == "done"
     assert (tmp_path / "points" / "good" / "fair" / "flows.csv").is_file()
     bad = statuses["points/bad"]
