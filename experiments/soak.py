@@ -62,31 +62,38 @@ def label(pid):
 def run_soak(topology, dilation, trace, scheduler, out_dir, timeout, interval=1.0, echo=print):
     """Replay ``trace`` under ``scheduler`` into ``out_dir`` while sampling; returns soak.json's object."""
     replay = Replay(topology, dilation, trace, scheduler, out_dir, timeout=timeout)
-    done = {}
-    thread = threading.Thread(target=lambda: done.setdefault("fidelity", replay.run()), daemon=True)
-    rows, start = [], time.monotonic()
+    rows, start, stop = [], time.monotonic(), threading.Event()
     me, vswitchd = os.getpid(), ovs.vswitchd_pid()
-    thread.start()
-    while thread.is_alive():
-        now = round(time.monotonic() - start, 2)
-        _, items, phase = ledger.read_ledger(ledger.current().path)
-        if phase == "replaying":
-            pids = {me: "orchestrator", vswitchd: "ovs-vswitchd"}
-            pids.update({i["pid"]: None for i in items if i["kind"] == "process"})
-            for pid, name in pids.items():
-                measured = sample(pid) if pid else None
-                name = name or label(pid)
-                if measured and name:
-                    rows.append([now, name, pid, *measured])
-        thread.join(interval)
-    if "fidelity" not in done:
-        raise RuntimeError("the soak replay failed: see the traceback above")
+
+    def sample_while_replaying():
+        while not stop.is_set():
+            now = round(time.monotonic() - start, 2)
+            _, items, phase = ledger.read_ledger(ledger.current().path)
+            if phase == "replaying":
+                pids = {me: "orchestrator", vswitchd: "ovs-vswitchd"}
+                pids.update({i["pid"]: None for i in items if i["kind"] == "process"})
+                for pid, name in pids.items():
+                    measured = sample(pid) if pid else None
+                    name = name or label(pid)
+                    if measured and name:
+                        rows.append([now, name, pid, *measured])
+            stop.wait(interval)
+
+    # The replay runs in this (the main) thread, so that SIGTERM and Ctrl-C
+    # unwind it and its fabric is removed; the sampler is the helper thread.
+    sampler = threading.Thread(target=sample_while_replaying, daemon=True)
+    sampler.start()
+    try:
+        fidelity = replay.run()
+    finally:
+        stop.set()
+        sampler.join(10)
     frame = pd.DataFrame(rows, columns=COLUMNS)
     write_text_atomic(os.path.join(out_dir, "soak.csv"), frame.to_csv(index=False))
     report = summarize(frame)
     report.update(flows=sum(1 for n in trace.nodes if n.kind == "flow"),
-                  flows_failed=done["fidelity"]["flows_failed"],
-                  replay_seconds=done["fidelity"]["emulated_seconds"],
+                  flows_failed=fidelity["flows_failed"],
+                  replay_seconds=fidelity["emulated_seconds"],
                   bounds={"fds_threads": FD_BOUND, "rss_mb": RSS_BOUND_MB})
     import json
     with open(os.path.join(out_dir, "controller.json"), encoding="utf-8") as handle:

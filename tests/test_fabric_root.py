@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.helpers import REPO
-from emulator import ovs
+from emulator import ovs, tc
 from netmodel.dilation import Dilation
 from emulator.fabric import Fabric
 from netmodel.queues import tos_for_queue
@@ -64,6 +64,13 @@ def test_fabric_builds_and_all_hosts_reach_each_other(root_env, name):
             stats = fabric.port_stats(port)
             assert sorted(stats) == list(range(port.plan.num_queues))
             assert all("bytes" in s for s in stats.values())
+        # and every queue below Q0 starts in deficit: it can only borrow, in
+        # priority order (its first frame would otherwise jump the queues above)
+        for port in fabric.egress:
+            tokens = tc.class_tokens(fabric._ns_pid(port.node), port.ifname)
+            below_q0 = [tokens[c.classid] for c in port.plan.classes if c.queue > 0]
+            assert len(below_q0) == port.plan.num_queues - 1
+            assert all(t < 0 for t in below_q0), (port.ifname, below_q0)
     assert set(ovs.bridges()) == bridges_before
     assert qos_rows() == qos_before        # OVS keeps QoS rows after their ports: we remove ours
     from common import ledger
@@ -118,10 +125,16 @@ def test_low_priority_data_never_lands_in_the_top_queue(root_env):
         assert stats[0]["bytes"] < 0.001 * stats[queues - 1]["bytes"]
 
 
-def test_sigterm_removes_everything_the_run_created(root_env, tmp_path):
+@pytest.mark.parametrize("command, written", [
+    (["selftest", "--seconds", "30"], "fidelity.json"),
+    # the soak samples in a helper thread; the replay, in the main one, unwinds
+    (["selftest", "--soak", "--trace", "traces/workload_60.jsonl", "--scheduler", "fair"],
+     "soak.json"),
+])
+def test_sigterm_removes_everything_the_run_created(root_env, tmp_path, command, written):
     bridges_before = set(ovs.bridges())
-    proc = subprocess.Popen([sys.executable, str(REPO / "run_emulation.py"), "selftest",
-                             "--seconds", "30", "--out", str(tmp_path)],
+    proc = subprocess.Popen([sys.executable, str(REPO / "run_emulation.py"), *command,
+                             "--out", str(tmp_path)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert ovs.wait_for(lambda: shells() and set(ovs.bridges()) - bridges_before, 30)
@@ -135,7 +148,7 @@ def test_sigterm_removes_everything_the_run_created(root_env, tmp_path):
     assert set(ovs.bridges()) == bridges_before
     assert not shells()
     assert not emulated_links()
-    assert not (tmp_path / "fidelity.json").exists()   # nothing half-written
+    assert not (tmp_path / written).exists()   # nothing half-written
 
 
 def test_refuses_to_touch_a_bridge_it_did_not_create(root_env):
