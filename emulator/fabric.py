@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from common import ledger
 from emulator import ovs, tc
-from netmodel.queues import plan_port
+from netmodel.queues import plan_port, tos_for_queue
 from netmodel.routing import Routes
 
 log = logging.getLogger(__name__)
@@ -241,6 +241,10 @@ class Fabric:
         for port in self.egress:
             with tc.netlink(self._ns_pid(port.node)) as ipr:
                 tc.apply_port_plan(ipr, port.ifname, port.plan)
+        # before any switch has a rule: strict priority from the first packet
+        for port in self.egress:
+            tc.spend_initial_tokens(self._ns_pid(port.node), port.ifname, port.plan,
+                                    lambda q, n=port.plan.num_queues: tos_for_queue(q, n))
 
     def _connect_controller(self):
         """Point every bridge at the controller.  (A Mininet controller node

@@ -9,6 +9,7 @@ import ctypes
 import errno
 import os
 import socket
+import struct
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -31,20 +32,23 @@ def _setns(fd):
         raise OSError(err, os.strerror(err))
 
 
-def _socket_in_namespace(pid):
-    """An IPRoute socket opened inside ``pid``'s network namespace.
+def _socket_in_namespace(pid, make=IPRoute):
+    """A socket (``make()``: an IPRoute by default) opened inside ``pid``'s
+    network namespace.
 
-    A netlink socket stays bound to the namespace it was created in, so this
+    A socket stays bound to the namespace it was created in, so this
     thread enters the namespace, opens the socket and comes back.  (pyroute2's
     NetNS forks a copy of this whole process instead, which is slow and runs
     our signal handlers in the copy.)
     """
+    if pid is None:
+        return make()
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
     try:
         _setns(target)
         try:
-            return IPRoute()
+            return make()
         finally:
             _setns(home)
     finally:
@@ -101,9 +105,12 @@ def apply_port_plan(ipr, ifname, plan):
            rate=rate, ceil=rate, burst=burst, cburst=burst, mtu=frame, quantum=frame)
     for cls in plan.classes:
         ceil = _bytes_per_second(cls.ceil_bps)
+        # a queue's own-rate bucket: one byte, so that the one frame
+        # spend_initial_tokens sends leaves it in deficit (the ceil bucket,
+        # what it borrows with, stays one frame like the port's)
         ipr.tc("add-class", "htb", index=index, handle=cls.classid, parent=PORT_CLASS,
                rate=_bytes_per_second(cls.rate_bps), ceil=ceil, prio=cls.htb_prio,
-               burst=burst, cburst=burst, mtu=frame, quantum=frame)
+               burst=1, cburst=burst, mtu=frame, quantum=frame)
         ipr.tc("add", "bfifo", index=index, handle=cls.leaf_handle, parent=cls.classid,
                limit=cls.limit_bytes)
     for flt in plan.filters:
@@ -111,6 +118,57 @@ def apply_port_plan(ipr, ifname, plan):
                protocol=socket.ETH_P_IP if hasattr(socket, "ETH_P_IP") else 0x0800,
                target=flt.classid, keys=list(flt.keys))
     return index
+
+
+def spend_initial_tokens(pid, ifname, plan, tos_of_queue):
+    """Send one full frame through each queue class but Q0 of ``ifname``.
+
+    HTB lets a class send on its own tokens ahead of every class that must
+    borrow, whatever their priorities, and a new class starts with a full
+    bucket: the first frame of each lower queue would leave before a higher
+    queue's backlog (a demoted flow's packets overtaking its earlier ones;
+    PIAS at the sender retransmitted about 80 segments per run for it).  One
+    frame spends the bucket: at the plan's floor rate the class is then
+    about a minute in deficit (HTB caps a deficit at 60 s), and meanwhile it
+    only borrows, in priority order.  Sent before the switches have any
+    rule, to a MAC nobody has: the frames go no further than the peer.
+    """
+    frame = plan.quantum
+    sock = _socket_in_namespace(pid, lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW))
+    try:
+        sock.bind((ifname, 0))
+        for cls in plan.classes:
+            if cls.queue == 0:
+                continue
+            # IPv4, TOS selecting the queue, total length = the MTU, TTL 1,
+            # protocol 253 (RFC 3692 experimentation), addresses 0.0.0.0
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, tos_of_queue(cls.queue), plan.mtu, 0, 0, 1,
+                             253, 0, bytes(4), bytes(4))
+            sock.send(_NOBODY + _NOBODY + b"\x08\x00" + ip + bytes(frame - 14 - len(ip)))
+    finally:
+        sock.close()
+
+
+_NOBODY = bytes.fromhex("020000000000")   # a locally administered MAC no interface has
+
+
+def class_tokens(pid, ifname):
+    """{classid: own-rate tokens} of ``ifname``'s HTB classes, as ``tc -s``
+    prints them (negative: the class is in deficit and can only borrow)."""
+    import re
+    import subprocess
+
+    args = ["tc", "-s", "class", "show", "dev", ifname]
+    if pid is not None:
+        args = ["nsenter", "--net=/proc/%d/ns/net" % pid] + args
+    text = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    tokens = {}
+    for block in text.split("class htb ")[1:]:
+        major, minor = block.split()[0].split(":")
+        found = re.search(r"tokens: (-?\d+)", block)
+        if found:
+            tokens[(int(major, 16) << 16) | int(minor or "0", 16)] = int(found.group(1))
+    return tokens
 
 
 def remove_root_qdisc(ipr, ifname):

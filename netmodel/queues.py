@@ -18,7 +18,12 @@ queue's backlog.  When a flow's later packets sit in a lower queue (PIAS
 demoting at the sender) they overtake its earlier ones and TCP takes the
 reordering for loss: at a floor of 1/1000 of the link (400 kbit/s, one
 64 KB frame every 1.3 s per class) PIAS retransmitted 546 segments in a
-run of the 60-request workload, at 10 kbit/s 73 (2026-12-03).
+run of the 60-request workload, at 10 kbit/s 73 (2026-12-03).  Those 73
+were each class's first frame: a new class starts with a full bucket.  So a
+class's own bucket holds one byte, and the fabric spends it with one frame
+per class before the run (``emulator.tc.spend_initial_tokens``); a frame at
+the floor rate is 51 s of tokens, after which (HTB caps a deficit at 60 s)
+a class may again send one frame on its own.
 Each leaf is a ``bfifo`` holding the port's buffer, so drops happen at the
 modelled queue and nowhere else.
 
