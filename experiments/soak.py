@@ -5,10 +5,11 @@ every ``interval`` seconds, reads for each process the run's ledger names
 (controller, host shells, agents), for itself and for ``ovs-vswitchd``:
 open descriptors, sockets among them, threads and resident memory.  The
 samples go to ``soak.csv``; ``soak.json`` compares each process's first and
-last tenth of the replay.  A leak grows with the flows replayed, so its
-growth from the first to the last tenth is the figure to bound: the
-verdict holds when no process gains more than ``FD_BOUND`` descriptors or
-threads, or more than ``RSS_BOUND_MB`` of memory.
+last tenth of the replay's traffic (from its start time to its end).  A
+leak grows with the flows replayed, so its growth from the first to the
+last tenth is the figure to bound: the verdict holds when no process gains
+more than ``FD_BOUND`` descriptors or threads, or more than
+``RSS_BOUND_MB`` of memory.
 """
 
 import os
@@ -90,7 +91,8 @@ def run_soak(topology, dilation, trace, scheduler, out_dir, timeout, interval=1.
         sampler.join(10)
     frame = pd.DataFrame(rows, columns=COLUMNS)
     write_text_atomic(os.path.join(out_dir, "soak.csv"), frame.to_csv(index=False))
-    report = summarize(frame)
+    report = summarize(traffic_span(frame, fidelity["t0_monotonic"] - start,
+                                    fidelity["emulated_seconds"]))
     report.update(flows=sum(1 for n in trace.nodes if n.kind == "flow"),
                   flows_failed=fidelity["flows_failed"],
                   replay_seconds=fidelity["emulated_seconds"],
@@ -103,6 +105,14 @@ def run_soak(topology, dilation, trace, scheduler, out_dir, timeout, interval=1.
                                           ("requests_unfinished", "requests_with_progress")}
     write_json_atomic(os.path.join(out_dir, "soak.json"), report)
     return report
+
+
+def traffic_span(frame, t0, seconds):
+    """The samples from the replay's start (``t0``, on the samples' clock) to
+    its end.  The ledger says "replaying" from before the agents connect
+    until after they exit, and the tenths must compare the replay itself, not
+    its start-up ramp with its teardown."""
+    return frame[(frame["time_s"] >= t0) & (frame["time_s"] <= t0 + seconds)]
 
 
 def summarize(frame):
