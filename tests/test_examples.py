@@ -68,6 +68,15 @@ def test_read_results_prints_each_scheduler(tmp_path):
     assert any(line.startswith("mfs") for line in out.splitlines())
 
 
+def test_parallel_points_run_on_workers(tmp_path):
+    out = run_example("parallel_points.py", tmp_path)
+    lines = out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["rate=0.5", "rate=1", "rate=2"]
+    # run by worker processes, not here
+    assert all(": done on tcp://127.0.0.1:" in line for line in lines), out
+    assert (tmp_path / "points.json").is_file()
+
+
 @pytest.mark.root
 def test_replay_contention_on_the_real_fabric(root_env, tmp_path):
     out = run_example("replay_contention.py", tmp_path, timeout=600)
