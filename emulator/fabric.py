@@ -183,8 +183,15 @@ class Fabric:
         once (``quickack``), and the minimum RTO is twice the longest queueing
         a port's buffer allows, in dilated time.
 
+        TCP timestamps are off in the hosts: their clock ticks every wall
+        millisecond, so at x1000 two segments 1 us of trace time apart carry
+        different timestamps, and a segment that a promotion let others
+        overtake arrives with an older one than the receiver has seen and is
+        dropped as a wrapped sequence (PAWS).  Real hosts see the same
+        overtaking inside one tick and keep the segment.
         """
         for host in self.topology.hosts:
+            self._run_in(host.name, ["sysctl", "-q", "-w", "net.ipv4.tcp_timestamps=0"])
             link = self.topology.host_link(host.name)
             prefix = ipaddress.ip_interface(f"{host.ip}/{HOST_PREFIX}").network
             self._run_in(host.name, ["ip", "route", "replace", str(prefix),
