@@ -105,6 +105,12 @@ class FlowSchedulerApp(app_manager.OSKenApp):
             self.refused_switches += 1
             datapath.close()
             return
+        # a fabric reused across replays keeps the last controller's rules
+        # (fail mode secure): start from an empty table, as a new bridge does
+        ofproto = datapath.ofproto
+        datapath.send_msg(parser.OFPFlowMod(datapath=datapath, table_id=ofproto.OFPTT_ALL,
+                                            command=ofproto.OFPFC_DELETE,
+                                            out_port=ofproto.OFPP_ANY, out_group=ofproto.OFPG_ANY))
         for ip, port in self.routes.destination_ports(switch):
             out = [parser.OFPActionOutput(port)]
             self.add_flow(datapath, FORWARD_PRIORITY, parser.OFPMatch(eth_type=0x0800, ipv4_dst=ip), out)

@@ -53,8 +53,12 @@ class EgressPort:
 
 
 class Fabric:
+    LATER = "later"    # controller: each replay connects its own (:meth:`prepare_replay`)
+
     def __init__(self, topology, dilation, controller=None):
-        """``controller``: (ip, port) of an OpenFlow controller, or None for static rules."""
+        """``controller``: (ip, port) of an OpenFlow controller; ``Fabric.LATER``
+        for one fabric that successive replays each connect to their own
+        controller (:meth:`prepare_replay`); None for static rules."""
         self.topology = topology
         self.dilation = dilation
         self.controller = controller
@@ -108,8 +112,10 @@ class Fabric:
             self._configure_interfaces()
             self._configure_host_tcp()
             self._install_queues()
-            if self.controller:
-                self._connect_controller()
+            if self.controller == self.LATER:
+                self.controller = None      # the switches drop everything until then
+            elif self.controller:
+                self.connect_controller(self.controller)
             else:
                 self._install_static_rules()
         except BaseException:
@@ -189,9 +195,15 @@ class Fabric:
         overtake arrives with an older one than the receiver has seen and is
         dropped as a wrapped sequence (PAWS).  Real hosts see the same
         overtaking inside one tick and keep the segment.
+
+        No TIME_WAIT: a flow's connection uses the same source port in every
+        replay on this fabric (ECMP hashes the 5-tuple, so the path must not
+        change between schedulers), and a connection its sender closed last
+        replay would hold that port for a minute.
         """
         for host in self.topology.hosts:
-            self._run_in(host.name, ["sysctl", "-q", "-w", "net.ipv4.tcp_timestamps=0"])
+            self._run_in(host.name, ["sysctl", "-q", "-w", "net.ipv4.tcp_timestamps=0",
+                                     "net.ipv4.tcp_max_tw_buckets=0"])
             link = self.topology.host_link(host.name)
             prefix = ipaddress.ip_interface(f"{host.ip}/{HOST_PREFIX}").network
             self._run_in(host.name, ["ip", "route", "replace", str(prefix),
@@ -248,15 +260,21 @@ class Fabric:
         for port in self.egress:
             with tc.netlink(self._ns_pid(port.node)) as ipr:
                 tc.apply_port_plan(ipr, port.ifname, port.plan)
-        # before any switch has a rule: strict priority from the first packet
+        self._spend_initial_tokens()
+
+    def _spend_initial_tokens(self):
+        """Strict priority from the first packet (before any switch has a rule)."""
         for port in self.egress:
             tc.spend_initial_tokens(self._ns_pid(port.node), port.ifname, port.plan,
                                     lambda q, n=port.plan.num_queues: tos_for_queue(q, n))
 
-    def _connect_controller(self):
-        """Point every bridge at the controller.  (A Mininet controller node
-        would add a shell process of its own that Mininet never stops.)"""
-        ip, port = self.controller
+    def connect_controller(self, address):
+        """Point every bridge at the controller at ``address`` (ip, port).
+        (A Mininet controller node would add a shell process of its own that
+        Mininet never stops.)  A new target replaces the old one at once; the
+        controller clears the rules its predecessor left."""
+        self.controller = address
+        ip, port = address
         args = ["ovs-vsctl"]
         for switch in self.topology.switches:
             args += ["--", "set-controller", switch.internal, f"tcp:{ip}:{port}"]
@@ -267,6 +285,21 @@ class Fabric:
             rules = "\n".join(self.routes.static_flows(switch.name)) + "\n"
             ovs.run(["ovs-ofctl", "-O", "OpenFlow13", "add-flows", switch.internal, "-"],
                     input=rules)
+
+    def prepare_replay(self, controller):
+        """Give the next replay the state a new fabric has, and connect its
+        ``controller`` (ip, port).
+
+        Between replays the hosts' kernels remember each destination's RTT
+        and window (TCP metrics), which a fresh host would not know, and the
+        queue classes have earned back tokens (see
+        :func:`tc.spend_initial_tokens`).  Both are reset before the switches
+        have the new controller's rules.
+        """
+        for host in self.topology.hosts:
+            self._run_in(host.name, ["ip", "tcp_metrics", "flush", "all"])
+        self._spend_initial_tokens()
+        self.connect_controller(controller)
 
     # -- using ------------------------------------------------------------
 

@@ -4,6 +4,7 @@
 kernel and dilation; each scheduler's tables go to ``DIR/<scheduler>/``.
 """
 
+import contextlib
 import os
 import platform
 import subprocess
@@ -170,6 +171,21 @@ def run_experiment(topology, dilation, trace_path, schedulers, out_dir, policy_c
     if note:
         echo(note)
         run_info["notes"] = [note]
+    with contextlib.ExitStack() as stack:
+        fabric = None
+        if backend != "fluid":
+            # one fabric for every scheduler, reset between them (Replay.run)
+            from common import ledger
+            from emulator.fabric import Fabric
+
+            ledger.current().phase("building the fabric")
+            fabric = stack.enter_context(Fabric(topology, dilation, controller=Fabric.LATER))
+        return _replay_each(topology, dilation, trace, schedulers, out_dir, run_info, fabric,
+                            policy_config, timeout, echo, backend, sim_start_lag)
+
+
+def _replay_each(topology, dilation, trace, schedulers, out_dir, run_info, fabric, policy_config,
+                 timeout, echo, backend, sim_start_lag):
     fidelity = {}
     for name in schedulers:
         if backend == "fluid":
@@ -184,7 +200,7 @@ def run_experiment(topology, dilation, trace_path, schedulers, out_dir, policy_c
         try:
             fidelity[name] = Replay(topology, dilation, trace, name, os.path.join(out_dir, name),
                                     policy_config=policy_config, timeout=timeout,
-                                    progress=progress).run()
+                                    progress=progress).run(fabric)
         finally:
             progress.close()
         run_info["datapath"] = fidelity[name]["datapath"]

@@ -93,7 +93,14 @@ class Replay:
         self.progress = progress or (lambda done, total: None)
         self.sample_interval = sample_interval
 
-    def run(self):
+    def run(self, fabric=None):
+        """Replay, collect and write the results; returns the fidelity record.
+
+        ``fabric``: a started :class:`Fabric` (``controller=Fabric.LATER``)
+        that successive replays share, reset for this one
+        (:meth:`Fabric.prepare_replay`); None builds and removes a fabric of
+        this replay's own.
+        """
         plan = ReplayPlan(self.trace, self.topology)     # refuses a bad trace before building
         os.makedirs(self.out_dir, exist_ok=True)
         flows = [n for n in self.trace.nodes if n.kind == "flow"]
@@ -109,16 +116,14 @@ class Replay:
         led.add(scope, "dir", path=work)
         try:
             with controller, low_wakeup_latency() as wakeup:
-                led.phase("building the fabric")
-                with Fabric(self.topology, self.dilation, controller=controller.address) as fabric:
-                    controller.wait_for_switches(len(self.topology.switches))
-                    client = controller.client()
-                    try:
-                        rules = controller.declare(client, plan.flow_table)
-                    finally:
-                        client.close()
-                    led.phase("replaying")
-                    result = self._replay(fabric, controller, plan, work)
+                if fabric is not None:
+                    fabric.prepare_replay(controller.address)
+                    rules, result = self._replay_on(fabric, controller, plan, work, led)
+                else:
+                    led.phase("building the fabric")
+                    with Fabric(self.topology, self.dilation,
+                                controller=controller.address) as fabric:
+                        rules, result = self._replay_on(fabric, controller, plan, work, led)
             result["fidelity"].update(pinned_rules=rules, wakeup_latency=wakeup)
             led.phase("collecting")
             return self._collect(result, fabric)
@@ -126,6 +131,17 @@ class Replay:
             shutil.rmtree(work, ignore_errors=True)
             remove_socket_root()
             led.done(scope)
+
+    def _replay_on(self, fabric, controller, plan, work, led):
+        """(rules pinned, raw result) of the replay on a fabric connected to ``controller``."""
+        controller.wait_for_switches(len(self.topology.switches))
+        client = controller.client()
+        try:
+            rules = controller.declare(client, plan.flow_table)
+        finally:
+            client.close()
+        led.phase("replaying")
+        return rules, self._replay(fabric, controller, plan, work)
 
     def _replay(self, fabric, controller, plan, work):
         hosts = plan.hosts
@@ -150,6 +166,7 @@ class Replay:
             self._wait_for(hub, agents, lambda: len(hub.ready_hosts) == len(hosts), "connected")
             pid = ovs.vswitchd_pid()
             cpu0, drops0, log0 = ovs.process_cpu_seconds(pid), fabric.interface_drops(), ovs.log_size()
+            modelled0 = fabric.modelled_drops()      # counters run on over a shared fabric
             queues0 = fabric.queue_bytes()
             t0 = time.monotonic() + START_LEAD
             client = controller.client()
@@ -164,7 +181,8 @@ class Replay:
                     measured.diff(ovs.process_cpu_seconds(pid), cpu0), wall),
                 "unmodelled_drops": measured.total(measured.diff(fabric.interface_drops(), drops0),
                                                    ovs.send_errors_since(log0)),
-                "modelled_drops": fabric.modelled_drops(), "wall_seconds": wall,
+                "modelled_drops": measured.diff(fabric.modelled_drops(), modelled0),
+                "wall_seconds": wall,
                 "connect_errors": hub.connect_errors,
                 "refused_hub_messages": len(hub.refused),
                 "queue_bytes": _since(fabric.queue_bytes(), queues0) if fault is None else {},
