@@ -28,7 +28,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from common import ledger
+from common import ledger, measured
 from emulator import ovs, tc
 from netmodel.queues import plan_port, tos_for_queue
 from netmodel.routing import Routes
@@ -331,31 +331,41 @@ class Fabric:
     def queue_bytes(self):
         """{"node->peer": {queue: bytes sent so far}} of every egress port,
         queues that sent nothing left out: where each queue's traffic went."""
-        out = {}
-        for port in self.egress:
-            sent = {q: stats.get("bytes", 0) for q, stats in self.port_stats(port).items()}
-            out[f"{port.node}->{port.peer}"] = {q: b for q, b in sent.items() if b}
-        return out
-
-    def _sum_over_ports(self, counter):
-        """The counter summed over every egress port; None if a port could not be read."""
-        total = 0
-        for port in self.egress:
-            with tc.netlink(self._ns_pid(port.node)) as ipr:
-                value = counter(ipr, port.ifname)
-            if value is None:
-                return None
-            total += value
-        return total
+        return self.counters()["queue_bytes"]
 
     def modelled_drops(self):
         """Packets dropped by the modelled queues (the bfifo leaves) so far."""
-        return self._sum_over_ports(tc.qdisc_drops)
+        return self.counters()["modelled_drops"]
 
     def interface_drops(self):
         """Drops and errors counted by the veths themselves (outside the model);
         None when an interface could not be read."""
-        return self._sum_over_ports(tc.link_drops)
+        return self.counters()["interface_drops"]
+
+    def counters(self):
+        """``queue_bytes``, ``modelled_drops`` and ``interface_drops`` (see
+        those methods) in one pass: one netlink socket per namespace.  (A
+        socket per port and counter took about 0.4 s per reading on the
+        default fabric, twice per replay.)"""
+        by_namespace = {}
+        for port in self.egress:
+            by_namespace.setdefault(self._ns_pid(port.node), []).append(port)
+        queue_bytes, modelled, interface = {}, 0, 0
+        for pid, ports in by_namespace.items():
+            with tc.netlink(pid) as ipr:
+                for port in ports:
+                    interface = measured.total(interface, tc.link_drops(ipr, port.ifname))
+                    try:
+                        by_class = tc.class_stats(ipr, port.ifname)
+                        modelled = measured.total(modelled, tc.qdisc_drops(ipr, port.ifname))
+                    except RuntimeError:          # the interface is gone: not measured
+                        modelled = None
+                        continue
+                    sent = {cls.queue: by_class.get(cls.classid, {}).get("bytes", 0)
+                            for cls in port.plan.classes}
+                    queue_bytes[f"{port.node}->{port.peer}"] = {q: b for q, b in sent.items() if b}
+        return {"queue_bytes": queue_bytes, "modelled_drops": modelled,
+                "interface_drops": interface}
 
     def describe(self):
         """The fabric as actually built, for the results directory."""

@@ -165,9 +165,8 @@ class Replay:
             hub.broadcast(Connect())
             self._wait_for(hub, agents, lambda: len(hub.ready_hosts) == len(hosts), "connected")
             pid = ovs.vswitchd_pid()
-            cpu0, drops0, log0 = ovs.process_cpu_seconds(pid), fabric.interface_drops(), ovs.log_size()
-            modelled0 = fabric.modelled_drops()      # counters run on over a shared fabric
-            queues0 = fabric.queue_bytes()
+            cpu0, log0 = ovs.process_cpu_seconds(pid), ovs.log_size()
+            before = fabric.counters()      # they run on over a fabric that replays share
             t0 = time.monotonic() + START_LEAD
             client = controller.client()
             client.request("start", t0=t0)
@@ -176,16 +175,19 @@ class Replay:
             hub.broadcast(Start(t0=t0))
             fault = self._wait(hub, agents, configs, t0, controller, pid)
             wall = time.monotonic() - t0
+            after = fabric.counters()
             fidelity_raw = {
                 "switch_cpu": measured.per_second(
                     measured.diff(ovs.process_cpu_seconds(pid), cpu0), wall),
-                "unmodelled_drops": measured.total(measured.diff(fabric.interface_drops(), drops0),
-                                                   ovs.send_errors_since(log0)),
-                "modelled_drops": measured.diff(fabric.modelled_drops(), modelled0),
+                "unmodelled_drops": measured.total(
+                    measured.diff(after["interface_drops"], before["interface_drops"]),
+                    ovs.send_errors_since(log0)),
+                "modelled_drops": measured.diff(after["modelled_drops"], before["modelled_drops"]),
                 "wall_seconds": wall,
                 "connect_errors": hub.connect_errors,
                 "refused_hub_messages": len(hub.refused),
-                "queue_bytes": _since(fabric.queue_bytes(), queues0) if fault is None else {},
+                "queue_bytes": (_since(after["queue_bytes"], before["queue_bytes"])
+                                if fault is None else {}),
                 "fault": fault}
             hub.broadcast(Stop())
             for proc in agents.values():

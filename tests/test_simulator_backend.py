@@ -107,7 +107,7 @@ def test_run_backend_sim_on_the_default_workload_and_compare(tmp_path):
                       "links.csv", "fidelity.json"):
             assert (out / name / table).exists(), (name, table)
         flows = pd.read_csv(out / name / "flows.csv")
-        assert (flows["status"] == "ok").all() and len(flows) == 264
+        assert (flows["status"] == "ok").all() and len(flows) == 1120
         # the lower bound holds: no request beat it under any scheduler
         requests = pd.read_csv(out / name / "requests.csv")
         assert requests["ttft_bound_us"].notna().all()

@@ -25,8 +25,8 @@ def test_stats_json(tmp_path, capsys):
 def test_stats_text_of_default_workload(capsys):
     code, out, _ = run_cli(capsys, "trace", "stats", DEFAULT_WORKLOAD)
     assert code == 0
-    assert out.startswith("requests        12\n")
-    assert "network share   mean" in out and "kv_fetch" in out and "r11" in out
+    assert out.startswith("requests        50\n")
+    assert "network share   mean" in out and "kv_fetch" in out and "r49" in out
 
 
 def test_help_lists_subcommands(capsys):
