@@ -172,20 +172,22 @@ def run_experiment(topology, dilation, trace_path, schedulers, out_dir, policy_c
         echo(note)
         run_info["notes"] = [note]
     with contextlib.ExitStack() as stack:
-        fabric = None
+        fabric = agents = None
         if backend != "fluid":
             # one fabric for every scheduler, reset between them (Replay.run)
             from common import ledger
+            from emulator.agents import Agents
             from emulator.fabric import Fabric
 
             ledger.current().phase("building the fabric")
             fabric = stack.enter_context(Fabric(topology, dilation, controller=Fabric.LATER))
+            agents = stack.enter_context(Agents(fabric, serve=True))
         return _replay_each(topology, dilation, trace, schedulers, out_dir, run_info, fabric,
-                            policy_config, timeout, echo, backend, sim_start_lag)
+                            agents, policy_config, timeout, echo, backend, sim_start_lag)
 
 
-def _replay_each(topology, dilation, trace, schedulers, out_dir, run_info, fabric, policy_config,
-                 timeout, echo, backend, sim_start_lag):
+def _replay_each(topology, dilation, trace, schedulers, out_dir, run_info, fabric, agents,
+                 policy_config, timeout, echo, backend, sim_start_lag):
     fidelity = {}
     for name in schedulers:
         if backend == "fluid":
@@ -200,7 +202,7 @@ def _replay_each(topology, dilation, trace, schedulers, out_dir, run_info, fabri
         try:
             fidelity[name] = Replay(topology, dilation, trace, name, os.path.join(out_dir, name),
                                     policy_config=policy_config, timeout=timeout,
-                                    progress=progress).run(fabric)
+                                    progress=progress).run(fabric, agents)
         finally:
             progress.close()
         run_info["datapath"] = fidelity[name]["datapath"]

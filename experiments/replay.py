@@ -10,7 +10,6 @@ does the timeout.
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 
@@ -21,6 +20,7 @@ from controller.process import SOCKET_ROOT, ControllerProcess, remove_socket_roo
 from controller.protocol import host_token
 from emulator import ovs
 from emulator.agent.config import AgentConfig
+from emulator.agents import Agents
 from emulator.agent.host_agent import tcp_counters_path
 from emulator.fabric import Fabric
 from emulator.host_tuning import low_wakeup_latency
@@ -30,7 +30,7 @@ from netmodel.queues import tos_for_queue
 from netmodel.routing import DATA_PORT, FIRST_SPORT, LAST_SPORT, source_ports
 from experiments.results import RunRecords, read_queue_changes, write_csv
 from emulator.sampler import LinkSampler
-from common.safe_files import open_new, write_json_atomic
+from common.safe_files import write_json_atomic
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 START_LEAD = 0.3   # emulated seconds between 'start' and time zero
@@ -93,13 +93,14 @@ class Replay:
         self.progress = progress or (lambda done, total: None)
         self.sample_interval = sample_interval
 
-    def run(self, fabric=None):
+    def run(self, fabric=None, agents=None):
         """Replay, collect and write the results; returns the fidelity record.
 
         ``fabric``: a started :class:`Fabric` (``controller=Fabric.LATER``)
         that successive replays share, reset for this one
         (:meth:`Fabric.prepare_replay`); None builds and removes a fabric of
-        this replay's own.
+        this replay's own.  ``agents``: the :class:`Agents` of that fabric
+        (None: one agent process per host for this replay).
         """
         plan = ReplayPlan(self.trace, self.topology)     # refuses a bad trace before building
         os.makedirs(self.out_dir, exist_ok=True)
@@ -118,12 +119,14 @@ class Replay:
             with controller, low_wakeup_latency() as wakeup:
                 if fabric is not None:
                     fabric.prepare_replay(controller.address)
-                    rules, result = self._replay_on(fabric, controller, plan, work, led)
+                    rules, result = self._replay_on(fabric, agents or Agents(fabric), controller,
+                                                    plan, work, led)
                 else:
                     led.phase("building the fabric")
                     with Fabric(self.topology, self.dilation,
                                 controller=controller.address) as fabric:
-                        rules, result = self._replay_on(fabric, controller, plan, work, led)
+                        rules, result = self._replay_on(fabric, Agents(fabric), controller, plan,
+                                                        work, led)
             result["fidelity"].update(pinned_rules=rules, wakeup_latency=wakeup)
             led.phase("collecting")
             return self._collect(result, fabric)
@@ -132,7 +135,7 @@ class Replay:
             remove_socket_root()
             led.done(scope)
 
-    def _replay_on(self, fabric, controller, plan, work, led):
+    def _replay_on(self, fabric, agents, controller, plan, work, led):
         """(rules pinned, raw result) of the replay on a fabric connected to ``controller``."""
         controller.wait_for_switches(len(self.topology.switches))
         client = controller.client()
@@ -141,9 +144,9 @@ class Replay:
         finally:
             client.close()
         led.phase("replaying")
-        return rules, self._replay(fabric, controller, plan, work)
+        return rules, self._replay(fabric, agents, controller, plan, work)
 
-    def _replay(self, fabric, controller, plan, work):
+    def _replay(self, fabric, agent_starter, controller, plan, work):
         hosts = plan.hosts
         hub = Hub(os.path.join(work, "hub.sock"), plan.reporters)
         sampler = LinkSampler(fabric, self.sample_interval)
@@ -156,11 +159,7 @@ class Replay:
                 path = os.path.join(work, f"agent-{host}.json")
                 with open(path, "w", encoding="utf-8") as handle:
                     handle.write(configs[host].model_dump_json())
-                log = open_new(os.path.join(self.out_dir, f"agent-{host}.log"), "wb")
-                agents[host] = fabric.popen(host, [sys.executable, "-m", "emulator.agent", path],
-                                            cwd=REPO, stdout=log, stderr=log,
-                                            env=dict(os.environ, PYTHONPATH=REPO))
-                log.close()
+                agents[host] = agent_starter.start(host, path, configs[host].log)
             self._wait_for(hub, agents, lambda: len(hub.listening_hosts) == len(hosts), "listening")
             hub.broadcast(Connect())
             self._wait_for(hub, agents, lambda: len(hub.ready_hosts) == len(hosts), "connected")
@@ -190,11 +189,8 @@ class Replay:
                                 if fault is None else {}),
                 "fault": fault}
             hub.broadcast(Stop())
-            for proc in agents.values():
-                try:
-                    proc.wait(timeout=15)
-                except Exception:  # noqa: BLE001 - the fabric kills what lingers
-                    pass
+            for agent in agents.values():
+                agent.wait_done(timeout=15)    # the fabric stops what lingers
         finally:
             sampler.stop()
             hub.close()
@@ -235,7 +231,8 @@ class Replay:
             arrivals={r.id: r.arrival_us / 1e6 for r in self.trace.requests},
             nodes=plan.nodes[host], mtu=link.mtu, nic_rate_bps=d.emu_rate(link.rate_bps),
             provisional_tos=tos_for_queue(num_queues - 1, num_queues),
-            out=os.path.join(work, f"records-{host}.jsonl"))
+            out=os.path.join(work, f"records-{host}.jsonl"),
+            log=os.path.join(self.out_dir, f"agent-{host}.log"))
 
     def _wait(self, hub, agents, configs, t0, controller, vswitchd):
         """Until every node finished or failed.  Checked every ``FAULT_CHECK``

@@ -1,10 +1,15 @@
-"""Root integration: successive replays on one fabric (as ``run`` does for its
-schedulers) see the state a new fabric has, and get the same results."""
+"""Root integration: successive replays on one fabric and one set of serving
+agents (as ``run`` does for its schedulers) see the state a new fabric has,
+and get the same results."""
+
+import os
+import signal
 
 import pandas as pd
 import pytest
 
 from emulator import ovs, tc
+from emulator.agents import Agents
 from emulator.fabric import Fabric
 from experiments.replay import Replay
 from netmodel.dilation import Dilation
@@ -18,9 +23,9 @@ def _tcp_metrics(fabric, host):
     return fabric.host(host).cmd("ip tcp_metrics show").strip()
 
 
-def _run(fabric, topo, scheduler, directory):
+def _run(fabric, agents, topo, scheduler, directory):
     fidelity = Replay(topo, Dilation.for_topology(topo), contention_trace(), scheduler, directory,
-                      timeout=120).run(fabric)
+                      timeout=120).run(fabric, agents)
     flows = pd.read_csv(directory / "flows.csv").set_index("flow_id")
     requests = pd.read_csv(directory / "requests.csv").set_index("request_id")
     return fidelity, flows, requests
@@ -32,7 +37,8 @@ def shared_runs(root_env, tmp_path_factory):
     would blackhole h3 is left in the switch, and the state is inspected."""
     topo = load_topology("single_tor_8")
     runs, seen = [], {}
-    with Fabric(topo, Dilation.for_topology(topo), controller=Fabric.LATER) as fabric:
+    with Fabric(topo, Dilation.for_topology(topo), controller=Fabric.LATER) as fabric, \
+            Agents(fabric, serve=True) as agents:
         for i, scheduler in enumerate(("mfs", "fair", "mfs")):
             if i == 2:
                 seen["metrics_before"] = _tcp_metrics(fabric, "h3")
@@ -44,7 +50,15 @@ def shared_runs(root_env, tmp_path_factory):
                 port = fabric.egress_port("tor1", "h3")
                 seen["tokens"] = tc.class_tokens(None, port.ifname)
                 seen["plan"] = port.plan
-            runs.append(_run(fabric, topo, scheduler, tmp_path_factory.mktemp(f"{i}-{scheduler}")))
+                killed = agents._serving["h1"]                   # a serving agent died between runs
+                os.kill(killed.pid, signal.SIGKILL)
+                killed.wait()
+            directory = tmp_path_factory.mktemp(f"{i}-{scheduler}")
+            runs.append(_run(fabric, agents, topo, scheduler, directory))
+            seen.setdefault("agent_pids", []).append(
+                {host: proc.pid for host, proc in agents._serving.items()})
+            seen.setdefault("logs", []).append(
+                {h.name: (directory / f"agent-{h.name}.log").exists() for h in topo.hosts})
         seen["bridges"] = set(ovs.bridges())
     seen["bridges_after"] = set(ovs.bridges())
     return runs, seen
@@ -92,3 +106,15 @@ def test_the_fabric_lasts_for_every_replay_and_is_removed_after(shared_runs):
     ours = {s.internal for s in load_topology("single_tor_8").switches}
     assert ours <= seen["bridges"]
     assert not ours & seen["bridges_after"]
+
+
+def test_one_agent_process_per_host_serves_every_replay(shared_runs):
+    _, seen = shared_runs
+    first, second, third = seen["agent_pids"]
+    assert len(first) == 8 and second == first
+    # h1's was killed before the third replay: a new one served it, the others went on
+    assert third["h1"] != first["h1"]
+    assert {h: p for h, p in third.items() if h != "h1"} == \
+        {h: p for h, p in first.items() if h != "h1"}
+    # each replay's output still has a log per host in its own directory
+    assert all(all(logs.values()) for logs in seen["logs"])

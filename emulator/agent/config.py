@@ -49,6 +49,7 @@ class AgentConfig(_Strict):
     nic_rate_bps: float                        # emulated line rate of this host's NIC
     provisional_tos: int                       # marking of a flow before its decision arrives
     out: str                                   # records (JSON lines)
+    log: str | None = None                     # --serve: where this replay's output goes
 
     @property
     def dilation(self):

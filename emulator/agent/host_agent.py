@@ -19,6 +19,7 @@ never cross the emulated data network:
 
 import ctypes
 import json
+import os
 import resource
 import socket
 import time
@@ -84,6 +85,7 @@ class HostAgent:
         self.peers = {}              # host -> LineChannel to its agent
         self._inbound = []
         self.bytes_period = None     # real seconds between bytes reports (None: not needed)
+        self._held = []              # what close() releases besides the flows' sockets
 
     # -- life cycle -------------------------------------------------------
 
@@ -112,8 +114,21 @@ class HostAgent:
         hub.connect(cfg.hub)
         self.hub = LineChannel(self.loop, hub, self._hub_message, on_close=self.loop.stop)
         self._to_hub(msg.Listening(host=self.host, token=cfg.hub_token))
+        self._held = [self.tcp_receiver, self.udp_receiver, peer_listener, self.controller,
+                      self.hub]
         self.loop.run()
         self._write_records()
+
+    def close(self):
+        """Release what the run held: its ports, sockets, loop and buffers.
+        An agent serving several replays (``--serve``) binds the same data
+        port and the same flow source ports again for the next one."""
+        for sender in self.senders.values():
+            sender.abandon()
+        for held in self._held + list(self.peers.values()) + self._inbound:
+            held.close()
+        self.loop.close()
+        os.close(self.zeros_fd)
 
     def _connect_controller(self):
         """Say hello (synchronously, before the loop runs), then stream notices."""

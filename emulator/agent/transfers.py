@@ -211,6 +211,7 @@ class TcpReceiver:
         self.agent = agent
         self.listener = listener
         self.buffer = bytearray(RECV_CHUNK)
+        self.connections = []        # accepted sockets, closed with the receiver
         listener.setblocking(False)
         agent.loop.add_reader(listener, self._accept)
 
@@ -223,11 +224,14 @@ class TcpReceiver:
             except OSError:
                 return
             conn.setblocking(False)
+            self.connections.append(conn)
             _Incoming(self, conn)
 
     def close(self):
         self.agent.loop.remove_reader(self.listener)
         self.listener.close()
+        for conn in self.connections:        # those of flows that ended are closed already
+            conn.close()
 
 
 class _Incoming:
