@@ -7,6 +7,8 @@
   queue plan as HTB trees over netlink (pyroute2).
 * ``hub``          the orchestrator's Unix socket the host agents report to.
 * ``agent/``       the host agent, one process per emulated host (see there).
+* ``agents``       starting them: per replay, or one serving process per host
+  for the replays that share a fabric.
 * ``sampler``      per-port queue and throughput samples (``links.csv``).
 * ``traffic``      backlogged iperf3 flows for the self-test.
 * ``host_tuning``  low wake-up latency while a replay runs.
