@@ -44,6 +44,12 @@ class AgentRun:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         return bool(ready) and self.proc.stdout.readline() == b"done\n"
 
+    def kill(self):
+        """An agent that did not finish in time will not serve the next replay."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
 
 class Agents:
     def __init__(self, fabric, serve=False):

@@ -1,8 +1,10 @@
 """Replaying a trace under one scheduler on the real fabric.
 
 For a scheduler: start the controller with that policy, build the fabric
-connected to it, start one agent per host, give everyone the same time zero,
-wait until every node has ended or failed, collect, tear down.  A dead agent
+connected to it (or reset and reconnect one that replays share), start one
+agent per host (or hand the replay to the hosts' serving agents), give
+everyone the same time zero, wait until every node has ended or failed,
+collect, tear down what this replay built.  A dead agent
 fails its unfinished nodes with the reason instead of hanging the run; so
 does the timeout.
 """
@@ -190,7 +192,8 @@ class Replay:
                 "fault": fault}
             hub.broadcast(Stop())
             for agent in agents.values():
-                agent.wait_done(timeout=15)    # the fabric stops what lingers
+                if not agent.wait_done(timeout=15):
+                    agent.kill()
         finally:
             sampler.stop()
             hub.close()
