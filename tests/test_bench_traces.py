@@ -3,7 +3,7 @@
 import pytest
 
 from experiments import bench_traces
-from experiments.invariance import compare
+from experiments.invariance import compare, verdict_of
 from emulator.agent import wire
 
 
@@ -48,6 +48,22 @@ def test_invariance_verdict_uses_both_tolerances():
     assert not compare(moved, ["fair"])[1]                    # TTFT p50 moved 10 %
     missing = {"x100": {"fair": _metrics(None, 2000)}, "x1000": {"fair": _metrics(0.7, 2000)}}
     assert not compare(missing, ["fair"])[1]
+
+
+def test_a_gap_inside_the_run_to_run_noise_is_not_called_a_difference():
+    moved = {"x200": {"edf": _metrics(0.49, 3000)}, "x1000": {"edf": _metrics(0.45, 3270)}}
+    noisy = {"edf": {"attainment": 0.02, "ttft_p50_relative": 0.12}}
+    rows, passed = compare(moved, ["edf"], noisy)
+    assert not passed and rows[0]["within_noise"]             # 9% apart, 12% between repeats
+    quiet = {"edf": {"attainment": 0.02, "ttft_p50_relative": 0.03}}
+    rows, passed = compare(moved, ["edf"], quiet)
+    assert not passed and not rows[0]["within_noise"]         # the dilation moved it
+    rows, _ = compare(moved, ["edf"])                         # no repeats: no noise to cite
+    assert not rows[0]["within_noise"] and verdict_of(rows) == "FAILED"
+    rows, _ = compare(moved, ["edf"], noisy)
+    assert verdict_of(rows) == "INCONCLUSIVE"
+    ok = {"x200": {"edf": _metrics(0.49, 3000)}, "x1000": {"edf": _metrics(0.47, 3050)}}
+    assert verdict_of(compare(ok, ["edf"], noisy)[0]) == "PASSED"
 
 
 def test_flow_header_is_parsed_whole_or_not_at_all():
