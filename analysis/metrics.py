@@ -18,11 +18,13 @@ def request_metrics(requests):
     n = len(requests)
     ttft = requests["ttft_us"]
     finished = ttft.notna()
-    # A request that never finished has no TTFT and misses its SLO, as does
-    # one without an SLO (NaN compares false); a tie meets it.
+    # A request that never finished has no TTFT and misses its SLO; a tie
+    # meets it.  Attainment is over the requests that have an SLO: a
+    # captured job has none, and reports no attainment rather than 0.
+    has_slo = requests["ttft_slo_us"].notna()
     met = finished & (ttft <= requests["ttft_slo_us"])
     mismatches = int((requests["slo_met"].astype(bool) != met).sum())
-    attainment = ratio(int(met.sum()), n)
+    attainment = ratio(int(met.sum()), int(has_slo.sum())) if has_slo.any() else None
     arrivals = requests["arrival_us"]
     window_us = float(arrivals.max() - arrivals.min()) if n >= 2 else 0.0
     # n arrivals span n-1 inter-arrival gaps.
@@ -35,6 +37,7 @@ def request_metrics(requests):
     met_feasible = int((met[known] & feasible).sum()) if known.any() else 0
     return {
         "requests": n,
+        "requests_with_slo": int(has_slo.sum()),
         "requests_infeasible": int((~feasible).sum()) if known.any() else None,
         "slo_attainment_feasible": ratio(met_feasible, int(feasible.sum())) if known.any() else None,
         "requests_finished": int(finished.sum()),

@@ -154,9 +154,18 @@ def test_summary_recomputed_from_csv_by_the_documented_formulas(tmp_path):
     assert summary["schedulers"]["sjf"]["requests_unfinished"] == 1
 
 
-def test_request_without_slo_misses(tmp_path):
+def test_attainment_counts_only_requests_with_an_slo(tmp_path):
     directory = write_run(tmp_path / "run", {"mfs": {"requests": [
         request(request_id="r0", ttft_slo_us="", deadline_us="", ttft_us=10, slo_met="false"),
         request(request_id="r1", arrival_us=10, ttft_us=10)]}})
     m = summarize_run(RunResults(directory))["schedulers"]["mfs"]
-    assert (m["slo_met"], m["slo_attainment"], m["slo_met_column_mismatches"]) == (1, 0.5, 0)
+    assert (m["slo_met"], m["slo_attainment"], m["slo_met_column_mismatches"]) == (1, 1.0, 0)
+    assert m["requests_with_slo"] == 1
+
+
+def test_a_job_without_any_slo_has_no_attainment(tmp_path):
+    directory = write_run(tmp_path / "run", {"fair": {"requests": [
+        request(request_id="job", ttft_slo_us="", deadline_us="", ttft_us=10, slo_met="false")]}})
+    m = summarize_run(RunResults(directory))["schedulers"]["fair"]
+    assert m["slo_attainment"] is None and m["slo_goodput_rps"] is None
+    assert m["requests_with_slo"] == 0
