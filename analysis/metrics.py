@@ -51,8 +51,9 @@ def request_metrics(requests):
         "ttft_p99_us": percentile(ttft, 99),
         "requests_scavenged": int(requests["scavenged"].astype(bool).sum()),
         "offered_rate_rps": offered,
+        # requests that met their SLO per second of the arrival window
         "slo_goodput_rps": None if offered is None or attainment is None
-        else attainment * offered,
+        else int(met.sum()) / n * offered,
     }
 
 

@@ -21,6 +21,12 @@ _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2
         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
 
 
+def t95(df):
+    """Two-sided 95 % Student-t quantile for ``df`` degrees of freedom (floored)."""
+    df = int(df)
+    return _T95[df - 1] if 1 <= df <= len(_T95) else 1.96 if df > len(_T95) else None
+
+
 def interval(values):
     """{"values", "mean", "ci95"} over the values that are not None (ci95:
     the half-width; None with fewer than two values)."""

@@ -8,6 +8,7 @@ which spares every replay eight Python processes importing on two cores.
 Either way the processes are the fabric's, stopped with it by PID.
 """
 
+import json
 import os
 import select
 import subprocess
@@ -41,8 +42,9 @@ class AgentRun:
                 return True
             except subprocess.TimeoutExpired:
                 return False
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        return bool(ready) and self.proc.stdout.readline() == b"done\n"
+        poller = select.poll()
+        poller.register(self.proc.stdout, select.POLLIN)
+        return bool(poller.poll(timeout * 1000)) and self.proc.stdout.readline() == b"done\n"
 
     def kill(self):
         """An agent that did not finish in time will not serve the next replay."""
@@ -68,12 +70,14 @@ class Agents:
         with open_new(log_path, "wb") as log:      # the agent writes the replay's output there
             proc = self._serving.get(host)
             if proc is None or proc.poll() is not None:
+                if proc is not None:
+                    _close_pipes(proc)
                 # until it reads its first replay, its errors go to that replay's log
                 proc = self._serving[host] = self.fabric.popen(
                     host, [sys.executable, "-m", "emulator.agent", "--serve"], cwd=REPO,
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, bufsize=0)
         try:
-            proc.stdin.write(config_path.encode() + b"\n")
+            proc.stdin.write(json.dumps({"config": config_path, "log": log_path}).encode() + b"\n")
         except BrokenPipeError:
             pass        # it died since: the replay sees a dead agent and fails its nodes
         return AgentRun(proc, serving=True)
@@ -91,6 +95,7 @@ class Agents:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+            _close_pipes(proc)
         self._serving = {}
 
     def __enter__(self):
@@ -99,3 +104,11 @@ class Agents:
     def __exit__(self, *exc):
         self.close()
         return False
+
+
+def _close_pipes(proc):
+    for pipe in (proc.stdin, proc.stdout):
+        try:
+            pipe.close()
+        except OSError:
+            pass

@@ -10,16 +10,20 @@ each scheduler's TTFT SLO attainment and TTFT p50/p99 side by side, and
 fails when attainment differs by more than ``ATTAINMENT_TOLERANCE`` or the
 TTFT median by more than ``TTFT_P50_TOLERANCE`` (relative).
 
-With repeats, a gap beyond the tolerance that is no larger than the spread
-between repeats at one dilation (the run-to-run noise) is reported as
-"within noise", not as a difference: the dilation cannot be blamed for what
-the same dilation does twice.  It still does not count as a pass.
+With repeats, a gap beyond the tolerance that lies inside the 95 % (Welch)
+interval of the difference between the dilations' means is reported as
+"within noise", not as a difference: the repeats cannot tell it from the
+run-to-run noise.  It still does not count as a pass; more repeats narrow
+the interval.  A trace without SLOs (a captured job) has no attainment, and
+is judged on its TTFT median alone.
 """
 
+import math
 import os
 
 from analysis.metrics import scheduler_metrics
 from analysis.results_dir import RunResults
+from analysis.seeds import t95
 from experiments.calibration import choose_speed
 from experiments.experiment import run_experiment
 from common.safe_files import write_json_atomic
@@ -31,9 +35,10 @@ TTFT_P50_TOLERANCE = 0.05
 def compare(metrics_by_speed, schedulers, noise=None):
     """Rows of the side-by-side table and whether every scheduler passed.
 
-    ``noise``: {scheduler: {"attainment": spread, "ttft_p50_relative":
-    spread}}, the largest spread between repeats at one dilation; a gap
-    beyond the tolerance but within it is marked ``within_noise``.
+    ``noise``: {scheduler: {"attainment": half-width, "ttft_p50_relative":
+    half-width}}, the 95 % interval of the difference between the
+    dilations' means; a gap beyond the tolerance but within it is marked
+    ``within_noise``.
     """
     labels = list(metrics_by_speed)
     rows, passed = [], True
@@ -42,16 +47,19 @@ def compare(metrics_by_speed, schedulers, noise=None):
         att = [v["slo_attainment"] for v in values]
         p50 = [v["ttft_p50_us"] for v in values]
         p99 = [v["ttft_p99_us"] for v in values]
+        no_slo = all(a is None for a in att)         # no attainment to compare at all
         att_gap = max(att) - min(att) if None not in att else None
         p50_gap = (max(p50) - min(p50)) / min(p50) if None not in p50 and min(p50) > 0 else None
-        ok = att_gap is not None and p50_gap is not None and \
-            att_gap <= ATTAINMENT_TOLERANCE + 1e-9 and p50_gap <= TTFT_P50_TOLERANCE + 1e-9
+        checks = [(p50_gap, TTFT_P50_TOLERANCE, "ttft_p50_relative")]
+        if not no_slo:
+            checks.append((att_gap, ATTAINMENT_TOLERANCE, "attainment"))
+        ok = all(gap is not None and gap <= tolerance + 1e-9 for gap, tolerance, _ in checks)
         passed &= ok
         spread = (noise or {}).get(name) or {}
-        within_noise = not ok and att_gap is not None and p50_gap is not None and all(
-            gap <= tolerance + 1e-9 or (spread.get(key) is not None and gap <= spread[key] + 1e-9)
-            for gap, tolerance, key in ((att_gap, ATTAINMENT_TOLERANCE, "attainment"),
-                                        (p50_gap, TTFT_P50_TOLERANCE, "ttft_p50_relative")))
+        within_noise = not ok and all(
+            gap is not None and (gap <= tolerance + 1e-9 or (
+                spread.get(key) is not None and gap <= spread[key] + 1e-9))
+            for gap, tolerance, key in checks)
         rows.append({"scheduler": name, "attainment": dict(zip(labels, att)),
                      "ttft_p50_us": dict(zip(labels, p50)), "ttft_p99_us": dict(zip(labels, p99)),
                      "attainment_gap": att_gap, "ttft_p50_relative_gap": p50_gap, "passed": ok,
@@ -99,7 +107,7 @@ def run_invariance(topology, mtu, trace, trace_path, schedulers, dilations, out_
     repeats at one dilation (the run-to-run noise) is reported beside it.
     """
     os.makedirs(out_dir, exist_ok=True)
-    metrics, labels, noise = {}, [], {}
+    metrics, labels, noise, samples = {}, [], {}, {}
     for factor in dilations:
         label = f"x{factor:g}"
         labels.append(label)
@@ -113,14 +121,19 @@ def run_invariance(topology, mtu, trace, trace_path, schedulers, dilations, out_
             run = RunResults(directory)
             runs.append({name: scheduler_metrics(results) for name, results in run.schedulers.items()})
         metrics[label] = {name: _mean_metrics([r[name] for r in runs]) for name in schedulers}
+        samples[label] = {name: {key: [r[name][key] for r in runs]
+                                 for key in ("slo_attainment", "ttft_p50_us")}
+                          for name in schedulers}
         noise[label] = {name: {"attainment": _spread([r[name]["slo_attainment"] for r in runs]),
                                "ttft_p50_relative": _relative_spread(
                                    [r[name]["ttft_p50_us"] for r in runs])}
                         for name in schedulers}
-    largest = {name: {key: _largest([noise[l][name][key] for l in labels])
-                      for key in ("attainment", "ttft_p50_relative")}
-               for name in schedulers} if repeat > 1 else None
-    rows, passed = compare(metrics, schedulers, largest)
+    intervals = {name: {"attainment": _difference_interval(
+                            [samples[l][name]["slo_attainment"] for l in labels]),
+                        "ttft_p50_relative": _difference_interval(
+                            [samples[l][name]["ttft_p50_us"] for l in labels], relative=True)}
+                 for name in schedulers} if repeat > 1 else None
+    rows, passed = compare(metrics, schedulers, intervals)
     for row in rows:
         row["attainment_spread_between_repeats"] = {
             l: noise[l][row["scheduler"]]["attainment"] for l in labels}
@@ -141,8 +154,11 @@ def run_invariance(topology, mtu, trace, trace_path, schedulers, dilations, out_
             for r in rows))
         noisy = [r["scheduler"] for r in rows if r["within_noise"]]
         if noisy:
-            echo(f"within noise: {', '.join(noisy)} (a gap beyond the tolerance but no larger "
-                 f"than the spread between repeats at one dilation; more repeats decide)")
+            echo(f"within noise: {', '.join(noisy)} (a gap beyond the tolerance but inside the "
+                 f"95% interval of the difference between the dilations' means; more repeats "
+                 f"narrow it)")
+        for row in rows:
+            row["difference_interval95"] = intervals[row["scheduler"]]
     echo(f"dilation invariance: {verdict} (attainment within "
          f"{ATTAINMENT_TOLERANCE}, TTFT p50 within {TTFT_P50_TOLERANCE:.0%}); "
          f"{os.path.join(out_dir, 'invariance.json')}")
@@ -170,5 +186,18 @@ def _relative_spread(values):
     return (max(found) - min(found)) / min(found)
 
 
-def _largest(values):
-    return None if any(v is None for v in values) else max(values)
+def _difference_interval(per_dilation, relative=False):
+    """Half-width of the 95 % Welch interval of the difference between the
+    highest and the lowest of the dilations' means (relative to the lower
+    mean if ``relative``); None without two known values at each."""
+    if any(len(v) < 2 or None in v for v in per_dilation):
+        return None
+    means = [sum(v) / len(v) for v in per_dilation]
+    hi, lo = (per_dilation[means.index(m)] for m in (max(means), min(means)))
+    var = [sum((x - sum(v) / len(v)) ** 2 for x in v) / (len(v) - 1) / len(v) for v in (hi, lo)]
+    se = math.sqrt(sum(var))
+    if se == 0:
+        return 0.0
+    df = sum(var) ** 2 / sum(w ** 2 / (len(v) - 1) for w, v in zip(var, (hi, lo)) if w)
+    half = t95(df) * se
+    return half / min(means) if relative and min(means) > 0 else None if relative else half

@@ -194,6 +194,11 @@ class Replay:
             for agent in agents.values():
                 if not agent.wait_done(timeout=15):
                     agent.kill()
+        except BaseException:
+            # an agent left running here would answer 'done' to the next replay
+            for agent in agents.values():
+                agent.kill()
+            raise
         finally:
             sampler.stop()
             hub.close()

@@ -161,6 +161,8 @@ def test_attainment_counts_only_requests_with_an_slo(tmp_path):
     m = summarize_run(RunResults(directory))["schedulers"]["mfs"]
     assert (m["slo_met"], m["slo_attainment"], m["slo_met_column_mismatches"]) == (1, 1.0, 0)
     assert m["requests_with_slo"] == 1
+    # goodput: requests that met their SLO per second of the window, not attainment x rate
+    assert m["slo_goodput_rps"] == pytest.approx(1 / 2 * m["offered_rate_rps"])
 
 
 def test_a_job_without_any_slo_has_no_attainment(tmp_path):

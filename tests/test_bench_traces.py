@@ -66,6 +66,24 @@ def test_a_gap_inside_the_run_to_run_noise_is_not_called_a_difference():
     assert verdict_of(compare(ok, ["edf"], noisy)[0]) == "PASSED"
 
 
+def test_the_noise_is_the_interval_of_the_difference_of_means_and_narrows_with_repeats():
+    from experiments.invariance import _difference_interval
+    two = _difference_interval([[3000, 3100], [3200, 3300]], relative=True)
+    four = _difference_interval([[3000, 3100, 3000, 3100], [3200, 3300, 3200, 3300]],
+                                relative=True)
+    assert 0 < four < two                    # more repeats, a narrower interval
+    assert _difference_interval([[0.5, 0.5], [0.6, 0.6]]) == 0.0      # no noise at all
+    assert _difference_interval([[0.5], [0.6, 0.6]]) is None          # one run: no estimate
+
+
+def test_a_trace_without_slos_is_judged_on_its_ttft_alone():
+    same = {"x200": {"fair": _metrics(None, 2000)}, "x1000": {"fair": _metrics(None, 2040)}}
+    rows, passed = compare(same, ["fair"])
+    assert passed and verdict_of(rows) == "PASSED"
+    moved = {"x200": {"fair": _metrics(None, 2000)}, "x1000": {"fair": _metrics(None, 2400)}}
+    assert not compare(moved, ["fair"])[1]
+
+
 def test_flow_header_is_parsed_whole_or_not_at_all():
     header = wire.encode_header("r1.L0.a2a", 12345)
     assert wire.parse_header(header[:5]) is None

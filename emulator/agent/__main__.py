@@ -3,16 +3,18 @@
 ``python -m emulator.agent CONFIG.json``: one replay's agent, then exit.
 
 ``python -m emulator.agent --serve``: one replay after another in this
-process, as the orchestrator asks: it writes a configuration's path as a
-line on stdin, the agent runs that replay with its output in the
-configuration's ``log`` and answers ``done`` on stdout once its records are
-written.  Replays that share a fabric skip starting a Python process per
-host each time (0.8 s of eight processes importing on two cores).  A replay
+process, as the orchestrator asks: it writes a JSON line on stdin,
+``{"config": path, "log": path}``; the agent sends its output to that log
+first (so an error in reading the configuration lands there), runs the
+replay and answers ``done`` on stdout once its records are written.
+Replays that share a fabric skip starting a Python process per host each
+time (0.8 s of eight processes importing on two cores).  A replay
 that raises ends the process (the orchestrator fails its nodes and starts a
 new one for the next replay); so does the end of stdin.
 """
 
 import gc
+import json
 import os
 import sys
 
@@ -27,12 +29,12 @@ def _config(path):
 
 def serve(commands, answers):
     for line in commands:
-        config = _config(line.strip())
-        log = os.open(config.log, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+        request = json.loads(line)
+        log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.close(log)
-        agent = HostAgent(config)
+        agent = HostAgent(_config(request["config"]))
         try:
             agent.run()
         finally:
