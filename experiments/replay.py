@@ -121,14 +121,13 @@ class Replay:
             with controller, low_wakeup_latency() as wakeup:
                 if fabric is not None:
                     fabric.prepare_replay(controller.address)
-                    rules, result = self._replay_on(fabric, agents or Agents(fabric), controller,
-                                                    plan, work, led)
+                    rules, result = self._replay_on(fabric, agents, controller, plan, work, led)
                 else:
                     led.phase("building the fabric")
                     with Fabric(self.topology, self.dilation,
                                 controller=controller.address) as fabric:
-                        rules, result = self._replay_on(fabric, Agents(fabric), controller, plan,
-                                                        work, led)
+                        rules, result = self._replay_on(fabric, None, controller, plan, work,
+                                                        led)
             result["fidelity"].update(pinned_rules=rules, wakeup_latency=wakeup)
             led.phase("collecting")
             return self._collect(result, fabric)
@@ -138,7 +137,8 @@ class Replay:
             led.done(scope)
 
     def _replay_on(self, fabric, agents, controller, plan, work, led):
-        """(rules pinned, raw result) of the replay on a fabric connected to ``controller``."""
+        """(rules pinned, raw result) of the replay on a fabric connected to
+        ``controller``; ``agents`` None: one agent process per host for it."""
         controller.wait_for_switches(len(self.topology.switches))
         client = controller.client()
         try:
@@ -146,9 +146,9 @@ class Replay:
         finally:
             client.close()
         led.phase("replaying")
-        return rules, self._replay(fabric, agents, controller, plan, work)
+        return rules, self._replay(fabric, agents or Agents(fabric), controller, plan, work)
 
-    def _replay(self, fabric, agent_starter, controller, plan, work):
+    def _replay(self, fabric, starter, controller, plan, work):
         hosts = plan.hosts
         hub = Hub(os.path.join(work, "hub.sock"), plan.reporters)
         sampler = LinkSampler(fabric, self.sample_interval)
@@ -161,7 +161,7 @@ class Replay:
                 path = os.path.join(work, f"agent-{host}.json")
                 with open(path, "w", encoding="utf-8") as handle:
                     handle.write(configs[host].model_dump_json())
-                agents[host] = agent_starter.start(host, path, configs[host].log)
+                agents[host] = starter.start(host, path, configs[host].log)
             self._wait_for(hub, agents, lambda: len(hub.listening_hosts) == len(hosts), "listening")
             hub.broadcast(Connect())
             self._wait_for(hub, agents, lambda: len(hub.ready_hosts) == len(hosts), "connected")
