@@ -27,12 +27,14 @@ def read_table(path, columns, unique=()):
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise UserError(path, f"not a readable CSV file ({exc})") from None
     raw.columns = [str(c).strip() for c in raw.columns]
-    missing = [c.name for c in columns if c.name not in raw.columns]
+    missing = [c.name for c in columns if c.name not in raw.columns and not c.optional]
     if missing:
         raise UserError(path, "missing column" + ("s " if len(missing) > 1 else " ")
                         + ", ".join(repr(m) for m in missing))
     table = raw.copy()
     for column in columns:
+        if column.name not in raw.columns:      # optional, absent from older results
+            raw[column.name] = ""
         text = raw[column.name].astype(str).str.strip()
         table[column.name] = _typed(path, column, text)
     for name in unique:

@@ -130,3 +130,33 @@ def stage_boxes(runs):
     fig.update_xaxes(categoryorder="array", categoryarray=list(STAGES))
     return add_menu(fig, [(label, indices, {"yaxis.title.text": label + ", log scale"})
                           for label, indices in groups.items()])
+
+
+def capture_scatter(run):
+    """Replayed against captured durations (collectives, and flows where the
+    capture timed them), each scaled to this fabric's rates; the diagonal is
+    a perfect replay."""
+    fig = go.Figure()
+    low, high = float("inf"), 0.0
+    for name, results in run.schedulers.items():
+        style = scheduler_style(name)
+        for table, measured, recorded, what, symbol in (
+                (results.collectives, "cct_us", "capture_cct_us", "collectives", "circle"),
+                (results.flows, "fct_us", "capture_fct_us", "flows", "x")):
+            both = table[[measured, recorded, table.columns[0]]].dropna()
+            if both.empty:
+                continue
+            x, y = both[recorded] / 1000, both[measured] / 1000
+            low, high = min(low, x.min(), y.min()), max(high, x.max(), y.max())
+            fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name=f"{style.display} {what}",
+                                     text=both[table.columns[0]],
+                                     marker={"color": style.colour, "symbol": symbol}))
+    layout(fig, "Replay against the capture", xaxis="captured, scaled to this fabric (ms)",
+           yaxis="replayed (ms)")
+    if high == 0:
+        return no_data(fig, "no captured timings in this run")
+    fig.add_trace(go.Scatter(x=[low, high], y=[low, high], mode="lines", name="replay = capture",
+                             line={"color": "grey", "dash": "dot"}))
+    fig.update_xaxes(type="log")
+    fig.update_yaxes(type="log")
+    return fig

@@ -108,10 +108,44 @@ def flow_metrics(flows):
     return out
 
 
+def capture_comparison(measured, recorded):
+    """Replayed against captured durations, for the pairs that have both.
+
+    ``ratio`` is replayed / recorded; ``shape_error`` is how far each ratio
+    lies from their median, ``|ratio / median - 1|``: it ignores one global
+    factor (an unknown capture rate, a constant per-operation overhead) and
+    shows whether the replay keeps the capture's relative timings.
+    """
+    both = pd.DataFrame({"measured": measured, "recorded": recorded}).dropna()
+    both = both[both["recorded"] > 0]
+    if both.empty:
+        return 0, None, None, None
+    ratios = both["measured"] / both["recorded"]
+    middle = float(ratios.median())
+    shape = (ratios / middle - 1).abs() if middle > 0 else pd.Series(dtype=float)
+    return len(both), middle, percentile(shape, 50), percentile(shape, 90)
+
+
+def capture_metrics(flows, collectives):
+    """Replay fidelity against a captured trace's own timings (None without)."""
+    out = {}
+    for name, table, measured, recorded in (
+            ("cct", collectives, "cct_us", "capture_cct_us"),
+            ("fct", flows, "fct_us", "capture_fct_us")):
+        count, middle, shape50, shape90 = capture_comparison(table[measured], table[recorded])
+        kind = "collectives" if name == "cct" else "flows"
+        out[f"capture_{kind}_compared"] = count
+        out[f"capture_{name}_ratio_p50"] = middle
+        out[f"capture_{name}_shape_error_p50"] = shape50
+        out[f"capture_{name}_shape_error_p90"] = shape90
+    return out
+
+
 def scheduler_metrics(results):
     """Every metric of one :class:`~analysis.results_dir.SchedulerResults`."""
     return {**request_metrics(results.requests), **collective_metrics(results.collectives),
-            **flow_metrics(results.flows)}
+            **flow_metrics(results.flows),
+            **capture_metrics(results.flows, results.collectives)}
 
 
 def attainment_ratios(metrics_by_scheduler, reference):

@@ -27,6 +27,24 @@ def metrics_table(summary):
     return table(["metric"] + [display_name(n) for n in names], rows)
 
 
+CAPTURE_ROWS = (("collectives compared", "capture_collectives_compared"),
+                ("CCT ratio p50 (replayed / captured)", "capture_cct_ratio_p50"),
+                ("CCT shape error p50", "capture_cct_shape_error_p50"),
+                ("CCT shape error p90", "capture_cct_shape_error_p90"),
+                ("flows compared", "capture_flows_compared"),
+                ("FCT ratio p50 (replayed / captured)", "capture_fct_ratio_p50"),
+                ("FCT shape error p50", "capture_fct_shape_error_p50"),
+                ("FCT shape error p90", "capture_fct_shape_error_p90"))
+
+
+def capture_table(summary):
+    """The replay-against-capture metrics, schedulers as columns."""
+    names = list(summary["schedulers"])
+    rows = [[label] + [format_number(summary["schedulers"][n].get(key)) for n in names]
+            for label, key in CAPTURE_ROWS]
+    return table(["replay against capture"] + [display_name(n) for n in names], rows)
+
+
 def flatten(value, prefix=""):
     """{dotted key: leaf} of nested dicts; lists stay whole."""
     if isinstance(value, dict) and value:

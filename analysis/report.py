@@ -16,10 +16,10 @@ from common.errors import UserError
 from common.safe_files import write_text_atomic
 from analysis.figures_gantt import choose_request, gantt_figure
 from analysis.figures_links import link_figure
-from analysis.figures_run import attainment_bars, cct_cdf, stage_boxes, ttft_cdf
+from analysis.figures_run import attainment_bars, capture_scatter, cct_cdf, stage_boxes, ttft_cdf
 from analysis.figures_sweep import attainment_curve, ttft_p99_curve
 from analysis.html_page import Page, esc
-from analysis.panels import (fidelity_table, json_block, metrics_table, sustainable_table,
+from analysis.panels import (capture_table, fidelity_table, json_block, metrics_table, sustainable_table,
                              sweep_attainment_table)
 from analysis.results_dir import RunResults, is_sweep_dir
 from analysis.styles import display_name
@@ -94,6 +94,15 @@ def add_run_sections(page, run, summary, request_id=None, suffix=""):
     page.add_figure(ttft_cdf(run), "ttft_cdf")
     page.section("cct", "Collectives" + suffix)
     page.add_figure(cct_cdf(run), "cct_cdf")
+    if any(m.get("capture_collectives_compared") or m.get("capture_flows_compared")
+           for m in summary["schedulers"].values()):
+        page.section("capture", "Replay against the capture" + suffix,
+                     "The trace was captured with its own timings. Each captured duration is "
+                     "scaled to this fabric (x capture NIC rate / path bottleneck; unscaled "
+                     "when the trace's header has no nic_bps). Ratio = replayed / captured; "
+                     "shape error = |ratio / median ratio - 1|, blind to one global factor.")
+        page.add_html(capture_table(summary))
+        page.add_figure(capture_scatter(run), "capture")
     page.section("stages", "Flows by stage" + suffix, "Slowdown = FCT / isolated FCT, the "
                  "isolated FCT being bytes * 8 / bottleneck_bps (no RTT), so small flows "
                  "have large slowdowns even on an idle fabric.")

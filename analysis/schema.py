@@ -21,6 +21,7 @@ class Column:
     required: bool = False      # must not be empty
     choices: tuple = ()         # allowed values of a STR column, if limited
     positive: bool = False      # a number that must be > 0
+    optional: bool = False      # may be absent (results written before it existed)
 
 
 def _columns(*specs):
@@ -38,6 +39,8 @@ FLOWS = _columns(
     Column("queue_initial", INT), Column("queue_final", INT),
     Column("promotions", INT), Column("retransmits", INT),
     Column("status", required=True, choices=FLOW_STATUSES), "reason",
+    # captured traces: the capture's FCT scaled to this fabric (empty otherwise)
+    Column("capture_fct_us", FLOAT, optional=True),
 )
 
 REQUESTS = _columns(
@@ -53,6 +56,7 @@ COLLECTIVES = _columns(
     Column("collective_id", required=True), "request_id", Column("layer", INT), "kind",
     Column("flows", INT), Column("ready_us", FLOAT), Column("end_us", FLOAT),
     Column("cct_us", FLOAT),
+    Column("capture_cct_us", FLOAT, optional=True),
 )
 
 QUEUE_CHANGES = _columns(

@@ -14,22 +14,29 @@ import numpy as np
 import pandas as pd
 
 from traces.isolated import ttft_lower_bounds
+from traces.model import collective_of
 from common.safe_files import write_text_atomic
 
 FLOW_COLUMNS = ["flow_id", "request_id", "stage", "layer", "collective_id", "src", "dst", "protocol",
                 "bytes", "bottleneck_bps", "ready_us", "start_us", "first_byte_us", "end_us", "fct_us",
-                "queue_initial", "queue_final", "promotions", "retransmits", "status", "reason"]
+                "queue_initial", "queue_final", "promotions", "retransmits", "status", "reason",
+                "capture_fct_us"]
 REQUEST_COLUMNS = ["request_id", "arrival_us", "ttft_slo_us", "deadline_us", "ttft_us", "slo_met",
                    "scavenged", "input_tokens", "output_tokens", "ttft_bound_us", "feasible"]
 COLLECTIVE_COLUMNS = ["collective_id", "request_id", "layer", "kind", "flows", "ready_us", "end_us",
-                      "cct_us"]
+                      "cct_us", "capture_cct_us"]
 
 
-def collective_of(node):
-    """(collective id, kind) of a collective flow node: its request, layer and step."""
-    label = node.label or "collective"
-    kind = "all_to_all" if "all-to-all" in label else "all_reduce" if "all-reduce" in label else "other"
-    return f"{node.request_id}/L{node.layer}/{label}", kind
+def capture_scale(trace, node, bottleneck_bps):
+    """Factor turning a duration the capture measured into one on this fabric.
+
+    A transfer is taken as bandwidth-bound: recorded at the capture's NIC rate
+    (the trace header's ``nic_bps``, the slower of the two ends), replayed at
+    the path's bottleneck.  A trace without ``nic_bps`` is compared unscaled.
+    """
+    if not trace.nic_bps:
+        return 1.0
+    return min(trace.nic_rate(node.src), trace.nic_rate(node.dst)) / bottleneck_bps
 
 
 class RunRecords:
@@ -111,8 +118,14 @@ class RunRecords:
                 "status": status,
                 "reason": (f"udp: lost {self.d.real_bytes(lost):.0f} of {node.bytes} bytes" if lost else "")
                 if status == "ok" else self.failures.get(node.id, send.get("reason", "never completed")),
+                "capture_fct_us": self._scaled(node.recorded_fct_us, node, bottleneck[pair]),
             })
         return pd.DataFrame(rows, columns=FLOW_COLUMNS)
+
+    def _scaled(self, recorded_us, node, bottleneck_bps):
+        if recorded_us is None:
+            return None
+        return round(recorded_us * capture_scale(self.trace, node, bottleneck_bps), 3)
 
     def requests(self):
         nodes = self._nodes
@@ -140,20 +153,28 @@ class RunRecords:
 
     def collectives(self, flows):
         coll = flows[flows["collective_id"].astype(bool)]
-        kinds = {collective_of(n)[0]: collective_of(n)[1] for n in self.trace.nodes
-                 if n.kind == "flow" and n.stage == "collective"}
         if coll.empty:
             return pd.DataFrame(columns=COLLECTIVE_COLUMNS)
+        kinds = {collective_of(n)[0]: collective_of(n)[1] for n in self.trace.nodes
+                 if n.kind == "flow" and n.stage == "collective"}
+        # the collective's recorded CCT, scaled by each flow's path
+        recorded = {n.id: n for n in self.trace.nodes if n.kind == "flow" and n.recorded_cct_us}
+        coll = coll.assign(capture=[
+            self._scaled(recorded[f].recorded_cct_us, recorded[f], rate) if f in recorded else None
+            for f, rate in zip(coll["flow_id"], coll["bottleneck_bps"])]).astype({"capture": float})
         # one groupby for every collective (a group lookup each costs minutes at 10^5)
         table = coll.assign(ok=coll["status"].eq("ok")).groupby(
             "collective_id", sort=False).agg(
             request_id=("request_id", "first"), layer=("layer", "first"),
             flows=("flow_id", "size"), ready_us=("ready_us", "min"), end_us=("end_us", "max"),
-            done=("ok", "all")).reset_index()
+            done=("ok", "all"),
+            # the slowest path's scaling: the flow that bounds the recorded CCT
+            capture_cct_us=("capture", "max")).reset_index()
         table["end_us"] = table["end_us"].where(table["done"])
         table["kind"] = table["collective_id"].map(lambda cid: kinds.get(cid, "other"))
         table["cct_us"] = (table["end_us"] - table["ready_us"]).round(3)
-        table = table.astype({"end_us": object, "cct_us": object})
+        table = table.astype({"end_us": object, "cct_us": object, "capture_cct_us": object})
+        table.loc[table["capture_cct_us"].isna(), "capture_cct_us"] = None
         missing = table["end_us"].isna() | table["ready_us"].isna()
         table.loc[missing, "cct_us"] = None
         table.loc[table["end_us"].isna(), "end_us"] = None

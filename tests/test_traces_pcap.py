@@ -96,6 +96,8 @@ def test_classic_pcap_flows(tmp_path):
     start = trace.node_map()[flows[1].deps[0]]
     assert start.duration_us == pytest.approx(250000)            # captured start time kept
     assert flows[0].deps == []
+    # captured duration, first packet to last payload packet (10.000 to 10.002 s)
+    assert flows[0].recorded_fct_us == pytest.approx(2000) and flows[1].recorded_fct_us == 0
     assert notes["flows below the minimum size (e.g. pure ACK directions)"] == 1
 
 

@@ -48,24 +48,27 @@ class DagBuilder:
                                      layer=layer, label=label))
 
     def flow(self, node_id, request_id, src, dst, nbytes, stage, deps=(), layer=None,
-             label=None, protocol=None):
+             label=None, protocol=None, recorded_fct_us=None, recorded_cct_us=None):
         return self._add(FlowNode(id=node_id, request_id=request_id, src=src, dst=dst,
                                   bytes=int(nbytes), stage=stage, deps=_unique(deps),
                                   layer=layer, protocol=protocol or self.protocol_of(stage),
-                                  label=label))
+                                  label=label, recorded_fct_us=recorded_fct_us,
+                                  recorded_cct_us=recorded_cct_us))
 
     def transfer(self, node_id, request_id, src, dst, nbytes, stage, deps=(), layer=None,
-                 label=None):
+                 label=None, **recorded):
         """Move ``nbytes``; returns the ids a consumer of the data must wait for.
 
         Across hosts this is a flow; inside one host a compute node lasting
         ``nbytes * 8 / intra_host_bps`` (traffic that never reaches the
-        network); nothing at all for zero bytes.
+        network); nothing at all for zero bytes.  ``recorded`` (captured
+        timings, ``recorded_fct_us`` / ``recorded_cct_us``) goes on a flow.
         """
         if nbytes <= 0:
             return _unique(deps)
         if src != dst:
-            return [self.flow(node_id, request_id, src, dst, nbytes, stage, deps, layer, label)]
+            return [self.flow(node_id, request_id, src, dst, nbytes, stage, deps, layer, label,
+                              **recorded)]
         if not self.intra_host_bps:
             return _unique(deps)
         took = nbytes * 8 / self.intra_host_bps * 1e6

@@ -74,6 +74,11 @@ class FlowNode:
     layer: Optional[int] = None            # layer that consumes the data
     protocol: str = "tcp"                  # one of PROTOCOLS
     label: Optional[str] = None
+    # Captured traces only: what the capture measured, at its own NIC rate
+    # (the header's nic_bps): this transfer's duration, and the duration of
+    # the collective it is part of.  Results compare the replay with them.
+    recorded_fct_us: Optional[float] = None
+    recorded_cct_us: Optional[float] = None
 
     def hosts(self):
         return (self.src, self.dst)
@@ -109,3 +114,16 @@ def from_record(record):
         if name in values:
             values[name] = list(values[name])
     return cls(**values)
+
+
+_COLLECTIVE_KINDS = {"all_to_all": "all_to_all", "all-to-all": "all_to_all",
+                     "all_reduce": "all_reduce", "all-reduce": "all_reduce"}
+
+
+def collective_of(node):
+    """(collective id, kind) of a collective flow node: its request, layer and
+    label (synthesized labels name the step, captured ones the operation), so
+    the flows of one collective share an id."""
+    label = node.label or "collective"
+    kind = next((kind for word, kind in _COLLECTIVE_KINDS.items() if word in label), "other")
+    return f"{node.request_id}/L{node.layer}/{label}", kind

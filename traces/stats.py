@@ -1,12 +1,12 @@
 """Summary of a trace: sizes by stage, compute time, span, and the network
 share of each request's isolated TTFT (which regime the trace is in)."""
 
-from collections import Counter
+from collections import Counter, defaultdict
 
 import numpy as np
 
 from traces.isolated import isolated_times
-from traces.model import STAGES, FlowNode
+from traces.model import STAGES, FlowNode, collective_of
 
 
 def trace_stats(trace, rate_of=None):
@@ -50,7 +50,45 @@ def trace_stats(trace, rate_of=None):
         "network_share": _summary(shares),
         "isolated_ttft_us": _summary([isolated[r].ttft_us for r in isolated]),
         "per_request": per_request,
+        "per_host": _per_host(flows),
+        "collectives": _collectives(flows, rate_of or trace.nic_rate),
     }
+
+
+def _per_host(flows):
+    """Bytes each host sends and receives over the network (a rank's, when
+    one rank runs per host)."""
+    sent, received = Counter(), Counter()
+    for f in flows:
+        sent[f.src] += f.bytes
+        received[f.dst] += f.bytes
+    return {h: {"sent_bytes": sent[h], "received_bytes": received[h]}
+            for h in sorted(set(sent) | set(received), key=_natural)}
+
+
+def _collectives(flows, rate_of):
+    """Each collective's flows, bytes and isolated CCT: its flows started
+    together on an idle, non-blocking fabric, so the busiest NIC direction
+    bounds it (``max over hosts of bytes out or in x 8 / NIC rate``); and the
+    captured CCT where the trace has one."""
+    members = defaultdict(list)
+    for f in flows:
+        if f.stage == "collective":
+            members[collective_of(f)].append(f)
+    rows = []
+    for (cid, kind), group in members.items():
+        out, into = Counter(), Counter()
+        for f in group:
+            out[f.src] += f.bytes
+            into[f.dst] += f.bytes
+        busiest = max([b * 8 / rate_of(h) for h, b in out.items()]
+                      + [b * 8 / rate_of(h) for h, b in into.items()])
+        recorded = [f.recorded_cct_us for f in group if f.recorded_cct_us is not None]
+        rows.append({"id": cid, "kind": kind, "flows": len(group),
+                     "bytes": sum(f.bytes for f in group),
+                     "isolated_cct_us": round(busiest * 1e6, 3),
+                     "recorded_cct_us": max(recorded) if recorded else None})
+    return rows
 
 
 def _summary(values):
@@ -96,7 +134,33 @@ def format_stats(stats, per_request_rows=20):
                          f"{row['network_share']:>8.2f} {slo:>8}")
         if len(rows) > per_request_rows:
             lines.append(f"... {len(rows) - per_request_rows} more (--json lists all)")
+    lines += _format_hosts(stats["per_host"]) + _format_collectives(stats["collectives"],
+                                                                    per_request_rows)
     return "\n".join(lines)
+
+
+def _format_hosts(per_host):
+    if not per_host:
+        return []
+    lines = ["", f"{'host':<10} {'sent MB':>12} {'received MB':>12}"]
+    for host, row in per_host.items():
+        lines.append(f"{host:<10} {row['sent_bytes'] / 1e6:>12.3f} "
+                     f"{row['received_bytes'] / 1e6:>12.3f}")
+    return lines
+
+
+def _format_collectives(rows, limit):
+    if not rows:
+        return []
+    lines = ["", f"{'collective':<40} {'kind':<11} {'flows':>5} {'MB':>9} {'isolated us':>12} "
+                 f"{'captured us':>12}"]
+    for row in rows[:limit]:
+        recorded = "-" if row["recorded_cct_us"] is None else f"{row['recorded_cct_us']:.1f}"
+        lines.append(f"{row['id'][:40]:<40} {row['kind']:<11} {row['flows']:>5} "
+                     f"{row['bytes'] / 1e6:>9.3f} {row['isolated_cct_us']:>12.1f} {recorded:>12}")
+    if len(rows) > limit:
+        lines.append(f"... {len(rows) - limit} more collectives (--json lists all)")
+    return lines
 
 
 def _natural(name):

@@ -10,11 +10,12 @@ from collections import defaultdict
 
 
 def add_transfers(builder, prefix, request_id, transfers, host_of, ready_of,
-                  stage="collective", layer=None, label=None):
+                  stage="collective", layer=None, label=None, recorded_cct_us=None):
     """Add nodes for ``[(src_rank, dst_rank, bytes)]``; returns the new node ids.
 
     ``host_of(rank)`` names a rank's host, ``ready_of(rank)`` lists the ids a
-    transfer from that rank waits for.
+    transfer from that rank waits for.  ``recorded_cct_us``: the captured
+    duration of the collective, put on each of its flows.
     """
     merged = defaultdict(lambda: [0, []])
     for src, dst, nbytes in transfers:
@@ -25,7 +26,8 @@ def add_transfers(builder, prefix, request_id, transfers, host_of, ready_of,
     for (src, dst), (nbytes, deps) in merged.items():
         tag = f"@{src}" if src == dst else f".{src}>{dst}"
         for node_id in builder.transfer(f"{prefix}{tag}", request_id, src, dst, nbytes, stage,
-                                        deps, layer, label=label):
+                                        deps, layer, label=label,
+                                        recorded_cct_us=recorded_cct_us):
             if node_id not in deps:
                 made.append(node_id)
     return made

@@ -9,7 +9,9 @@ via ``host_map``; flows with an unmapped end are skipped and counted.
 
 The capture is one request, ``capture``, arriving at the first packet: a
 flow starting ``t`` after it waits for a compute node of length ``t`` on its
-source host (a timer, so the replay keeps the captured start times).
+source host (a timer, so the replay keeps the captured start times).  Each
+flow records its captured duration, first packet to last payload packet
+(``recorded_fct_us``), for the replay-against-capture comparison.
 """
 
 import os
@@ -64,7 +66,8 @@ def import_pcap(path, host_map, idle_gap_s=None, min_bytes=1, request_id="captur
                                     label="wait for the captured start time")]
         label = f"{protocol} {src}:{flow['key'][2]} > {dst}:{flow['key'][4]}"
         made.append(builder.flow(f"f{index}", request_id, src_host, dst_host, flow["bytes"],
-                                 "other", deps, protocol=protocol, label=label))
+                                 "other", deps, protocol=protocol, label=label,
+                                 recorded_fct_us=(flow["last"] - flow["start"]) * 1e6))
     if not made:
         raise UserError(path, "no flows left after mapping addresses to hosts")
     first_host = builder.nodes[-1].src
