@@ -89,9 +89,9 @@ def test_import_to_dag(tmp_path):
     send = nodes["r0.n4"]                          # keyed on node type, not comm_type 5 (broadcast)
     assert (send.kind, send.src, send.dst, send.bytes, send.stage) == ("flow", "h1", "h2", 4096, "other")
     assert "r0.n4" in nodes["r1.n4"].deps          # the receive waits for the send
-    ring = {(f.src, f.dst): f.bytes for f in trace.flows() if f.label == "all_reduce"}
+    ring = {(f.src, f.dst): f.bytes for f in trace.flows() if f.label == "all_reduce tp #0"}
     assert ring == {("h1", "h2"): 1 << 20, ("h2", "h1"): 1 << 20}   # 2(N-1)/N x size, N = 2
-    a2a = [f for f in trace.flows() if f.label == "all_to_all"]
+    a2a = [f for f in trace.flows() if f.label == "all_to_all tp #1"]
     assert sorted(f.bytes for f in a2a) == [1500, 1500]
     assert set(f.id for f in a2a) <= set(nodes["r1.n5"].deps)
     assert notes == {"dropped dependencies on absent nodes": 2}
@@ -107,7 +107,7 @@ def test_ranks_on_one_host_stay_off_the_network(tmp_path, capsys):
     assert code == 0, err
     trace = traces.load_trace(out)
     assert trace.flows() == []
-    local = trace.node_map()["coll.tp.0@h1"]
+    local = trace.node_map()["coll0.tp.all_reduce@h1"]
     assert local.duration_us == pytest.approx(2 * (1 << 20) * 8 / 900e9 * 1e6, abs=1e-3)
     assert "dropped dependencies on absent nodes: 2" in stdout
 

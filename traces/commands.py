@@ -70,6 +70,7 @@ def _import_requests(args):
 def _import_capture(args):
     from traces.capture.host_maps import NameHostMap, rank_host_map
     intra = parse_rate(args.intra_host_rate, "--intra-host-rate")
+    capture_bps = parse_rate(args.capture_rate, "--capture-rate") if args.capture_rate else None
     if args.format == "chakra":
         from traces.capture.chakra_import import import_chakra
         host_of = rank_host_map(args.rank_hosts, args.ranks_per_host)
@@ -87,6 +88,8 @@ def _import_capture(args):
         trace, notes = import_pcap(args.inputs[0], host_map, gap)
         notes = dict(notes, **{"address map": ", ".join(f"{a}={h}" for a, h in
                                                         host_map.mapping.items())})
+    if capture_bps:
+        trace.nic_bps = {"default": capture_bps}
     trace.source = _command_line(args)
     return trace, notes
 
@@ -245,7 +248,7 @@ def _command_line(args):
 
 
 _CAPTURE_ONLY = {"ranks_per_host", "rank_hosts", "host_map", "intra_host_rate", "protocol",
-                 "idle_gap"}
+                 "idle_gap", "capture_rate"}
 
 
 # -- deployment ------------------------------------------------------------------

@@ -116,8 +116,12 @@ def from_record(record):
     return cls(**values)
 
 
-_COLLECTIVE_KINDS = {"all_to_all": "all_to_all", "all-to-all": "all_to_all",
-                     "all_reduce": "all_reduce", "all-reduce": "all_reduce"}
+# Words in a label naming a collective kind (synthesized labels use hyphens);
+# longest first, so "reduce_scatter" is not read as "reduce".
+_COLLECTIVE_KINDS = {word: kind for kind in (
+    "reduce_scatter_block", "reduce_scatter", "all_to_all", "all_reduce", "all_gather",
+    "broadcast", "barrier", "gather", "scatter", "reduce")
+    for word in (kind, kind.replace("_", "-"))}
 
 
 def collective_of(node):

@@ -152,11 +152,11 @@ def _format_hosts(per_host):
 def _format_collectives(rows, limit):
     if not rows:
         return []
-    lines = ["", f"{'collective':<40} {'kind':<11} {'flows':>5} {'MB':>9} {'isolated us':>12} "
+    lines = ["", f"{'collective':<40} {'kind':<14} {'flows':>5} {'MB':>9} {'isolated us':>12} "
                  f"{'captured us':>12}"]
     for row in rows[:limit]:
         recorded = "-" if row["recorded_cct_us"] is None else f"{row['recorded_cct_us']:.1f}"
-        lines.append(f"{row['id'][:40]:<40} {row['kind']:<11} {row['flows']:>5} "
+        lines.append(f"{row['id'][:40]:<40} {row['kind']:<14} {row['flows']:>5} "
                      f"{row['bytes'] / 1e6:>9.3f} {row['isolated_cct_us']:>12.1f} {recorded:>12}")
     if len(rows) > limit:
         lines.append(f"... {len(rows) - limit} more collectives (--json lists all)")

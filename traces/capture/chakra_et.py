@@ -7,8 +7,10 @@ github.com/mlcommons/chakra (package ``ChakraProtoMsg``):
 
 * ``GlobalMetadata``: version = 1 (string), attr = 2 (AttributeProto);
 * ``Node``: id = 1, name = 2, type = 3 (NodeType), ctrl_deps = 4,
-  data_deps = 5, start_time_micros = 6, duration_micros = 7, inputs = 8,
-  outputs = 9 (IOInfo, ignored), attr = 10;
+  data_deps = 5, start_time_micros = 6, duration_micros = 7, inputs = 8
+  (IOInfo), outputs = 9 (ignored), attr = 10;
+* ``IOInfo``: values = 1, shapes = 2, types = 3, each a string (PyTorch's
+  text of the op's arguments, e.g. ``[[[45, 46, 0, 64, 4, 'cpu']], ...]``);
 * ``AttributeProto``: name = 1, doc_string = 2, then one value field:
   double 3, float 5, int32 7, int64 9, uint32 11, uint64 13, sint32 15,
   sint64 17, fixed32 19, fixed64 21, sfixed32 23, sfixed64 25, bool 27,
@@ -41,6 +43,10 @@ class ChakraNode:
     start_time_micros: int = 0
     duration_micros: int = 0
     attrs: dict = field(default_factory=dict)
+    inputs: dict = field(default_factory=dict)    # IOInfo: {"values", "shapes", "types"}
+
+
+IO_FIELDS = {1: "values", 2: "shapes", 3: "types"}
 
 
 @dataclass
@@ -130,6 +136,9 @@ def decode_node(data):
             node.start_time_micros = value
         elif number == 7:
             node.duration_micros = value
+        elif number == 8:
+            node.inputs = {IO_FIELDS[n]: bytes(v).decode("utf-8", "replace")
+                           for n, _, v in pw.iter_fields(value) if n in IO_FIELDS}
         elif number == 10:
             name, attr = decode_attr(value)
             node.attrs[name] = attr
@@ -149,6 +158,10 @@ def encode_node(node):
         parts.append(pw.field_varint(6, node.start_time_micros))
     if node.duration_micros:
         parts.append(pw.field_varint(7, node.duration_micros))
+    if node.inputs:
+        number = {name: n for n, name in IO_FIELDS.items()}
+        parts.append(pw.field_bytes(8, b"".join(pw.field_string(number[k], v)
+                                                for k, v in node.inputs.items())))
     parts += [pw.field_bytes(10, encode_attr(k, v)) for k, v in node.attrs.items()]
     return b"".join(parts)
 

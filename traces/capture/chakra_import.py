@@ -24,6 +24,7 @@ from collections import defaultdict
 
 from common.errors import UserError
 from traces.capture import chakra_et as et
+from traces.capture.chakra_c10d import c10d_op, is_c10d, process_groups
 from traces.capture.collective_nodes import add_transfers
 from traces.capture.collectives import expand_collective
 from traces.capture.protobuf_wire import WireError
@@ -88,80 +89,203 @@ def import_chakra(inputs, host_of, intra_host_bps=DEFAULT_INTRA_HOST_BPS, protoc
             raise UserError(path, f"malformed Chakra ET: {err}") from None
         except (OSError, EOFError) as err:          # unreadable, or a broken gzip stream
             raise UserError(path, f"cannot read: {getattr(err, 'strerror', None) or err}") from None
-    builder = DagBuilder(intra_host_bps, lambda stage: protocol)
-    notes = defaultdict(int)
-    deps = {}                                # our node id -> its translated deps
-    for rank, nodes in ranks.items():
-        present = {n.id for n in nodes}
-        for node in nodes:
-            wanted = list(dict.fromkeys(node.data_deps + node.ctrl_deps))
-            kept = [f"r{rank}.n{d}" for d in wanted if d in present]
-            notes["dropped dependencies on absent nodes"] += len(wanted) - len(kept)
-            deps[(rank, node.id)] = kept
-    sends, recvs, colls = defaultdict(list), defaultdict(list), defaultdict(list)
-    for rank, nodes in ranks.items():
-        path = files[rank]
-        for node in nodes:
-            nid, mine = f"r{rank}.n{node.id}", deps[(rank, node.id)]
-            if node.type == et.COMM_SEND:
-                dst = _attr_int(node, "comm_dst", path)
-                sends[(rank, dst, node.attrs.get("comm_tag", 0))].append((nid, node, path))
-            elif node.type == et.COMM_RECV:
-                src = _attr_int(node, "comm_src", path)
-                recvs[(src, rank, node.attrs.get("comm_tag", 0))].append((nid, node))
-            elif node.type == et.COMM_COLL:
-                colls[(node.attrs.get("pg_name", ""), rank)].append((nid, node, path))
-            else:
-                took = node.duration_micros if node.type == et.COMP else 0
-                builder.compute(nid, request_id, host_of(rank), took, mine, label=node.name or None)
-    waits = defaultdict(list)                # receive / collective node -> flows it waits for
-    for (src, dst, tag), items in sends.items():
-        matched = recvs.get((src, dst, tag), [])
-        notes["sends without a matching receive"] += max(0, len(items) - len(matched))
-        for k, (nid, node, path) in enumerate(items):
-            size = _attr_int(node, "comm_size", path)
-            made = builder.transfer(nid, request_id, host_of(src), host_of(dst), size, "other",
-                                    deps[(src, node.id)], label=node.name or None)
-            if made == deps[(src, node.id)]:          # nothing to send: keep the id
-                builder.compute(nid, request_id, host_of(src), 0.0, made, label=node.name or None)
-            if k < len(matched):
-                waits[matched[k][0]].append(nid)
-    for key, items in recvs.items():
-        notes["receives without a matching send"] += max(0, len(items) - len(sends.get(key, [])))
-    _expand_collectives(builder, colls, deps, host_of, request_id, waits, notes)
-    for (src, dst, tag), items in recvs.items():
-        for nid, node in items:
-            builder.compute(nid, request_id, host_of(dst), 0.0, deps[(dst, node.id)] + waits[nid],
-                            label=node.name or None)
-    for (pg, rank), items in colls.items():
-        for nid, node, _ in items:
-            builder.compute(nid, request_id, host_of(rank), 0.0,
-                            deps[(rank, node.id)] + waits[nid], label=node.name or None)
-    trace = _single_request_trace(builder, request_id, host_of(min(ranks)) if ranks else "h1")
+    cap = _Capture(ranks, files, host_of, request_id,
+                   DagBuilder(intra_host_bps, lambda stage: protocol))
+    cap.classify()
+    cap.pair_point_to_point()
+    cap.expand_collectives()
+    cap.finish_waiting_nodes()
+    trace = _single_request_trace(cap.builder, request_id,
+                                  host_of(min(ranks)) if ranks else "h1")
     trace.source = "trace import chakra " + " ".join(os.path.basename(p) for p in files.values())
-    return trace, {k: v for k, v in notes.items() if v}
+    return trace, {k: v for k, v in cap.notes.items() if v}
 
 
-def _expand_collectives(builder, colls, deps, host_of, request_id, waits, notes):
-    groups = defaultdict(dict)               # (pg, k) -> rank -> (nid, node, path)
-    for (pg, rank), items in colls.items():
-        for k, item in enumerate(items):
-            groups[(pg, k)][rank] = item
-    for (pg, k), members in groups.items():
-        ordered = sorted(members)
-        first_nid, first, path = members[ordered[0]]
-        code = _attr_int(first, "comm_type", path)
-        if code not in et.COLLECTIVE_TYPES:
-            raise UserError(f"{path}: node {first.id}", f"unknown comm_type {code}")
-        size = max(_attr_int(node, "comm_size", p) for _, node, p in members.values())
-        transfers = expand_collective(et.COLLECTIVE_TYPES[code], ordered, size)
-        if len(ordered) < 2:
-            notes["collectives seen on one rank only"] += 1
-        made = add_transfers(builder, f"coll.{pg or 'world'}.{k}", request_id, transfers, host_of,
-                             lambda rank: deps[(rank, members[rank][1].id)],
-                             label=et.COLLECTIVE_TYPES[code])
-        for nid, _, _ in members.values():
-            waits[nid] += made
+_RUNNER_PREFIXES = ("gloo:", "nccl:", "ucc:", "mpi:")     # the backend's op under a c10d op
+
+
+class _Capture:
+    """One import: rank files in, DAG nodes out (see the module docstring)."""
+
+    def __init__(self, ranks, files, host_of, request_id, builder):
+        self.ranks, self.files, self.host_of = ranks, files, host_of
+        self.request_id, self.builder = request_id, builder
+        self.notes = defaultdict(int)
+        # Captures with GPU communication kernels (comm_type) carry the
+        # transfers there; their CPU-side c10d ops only order the work.
+        self.gpu_comm = any(_has_comm_type(n) for nodes in ranks.values() for n in nodes)
+        self.groups = {}                     # pg_name -> ranks (None: every rank)
+        for nodes in ranks.values():
+            self.groups.update(process_groups(nodes))
+        self.deps = {}                       # (rank, node id) -> translated deps
+        for rank, nodes in ranks.items():
+            present = {n.id for n in nodes}
+            for node in nodes:
+                wanted = list(dict.fromkeys(node.data_deps + node.ctrl_deps))
+                kept = [f"r{rank}.n{d}" for d in wanted if d in present]
+                self.notes["dropped dependencies on absent nodes"] += len(wanted) - len(kept)
+                self.deps[(rank, node.id)] = kept
+        self.sends, self.recvs = defaultdict(list), defaultdict(list)
+        self.colls = defaultdict(list)       # (group key, rank) -> [(nid, node, size, code)]
+        self.waits = defaultdict(list)       # waiting node -> flows it waits for
+        self.waiting = []                    # (nid, rank, node): zero-length, wait for flows
+        self.ran = {}                        # (rank, c10d node id) -> its backend op's time
+
+    def _compute(self, rank, node, took=0.0):
+        nid = f"r{rank}.n{node.id}"
+        self.builder.compute(nid, self.request_id, self.host_of(rank), took,
+                             self.deps[(rank, node.id)], label=node.name or None)
+
+    def classify(self):
+        for rank, nodes in self.ranks.items():
+            expanded = set()
+            if not self.gpu_comm:
+                expanded = {n.id for n in nodes if is_c10d(n) and c10d_op(n)}
+            parent = None            # the c10d op a backend op (gloo:...) runs for
+            for node in sorted(nodes, key=lambda n: n.id):
+                if node.id in expanded:
+                    parent = node.id
+                # Ids follow the ops' start order, and the backend's op starts
+                # right after its c10d op (its deps do not always name it).
+                if node.name.startswith(_RUNNER_PREFIXES) and parent is not None:
+                    # the transfer itself: its time is the flows', not compute
+                    self.ran[(rank, parent)] = max(self.ran.get((rank, parent), 0),
+                                                   node.duration_micros)
+                    self._compute(rank, node)
+                else:
+                    self._classify(rank, node)
+
+    def _classify(self, rank, node):
+        nid, path = f"r{rank}.n{node.id}", self.files[rank]
+        if node.type in (et.COMM_SEND, et.COMM_RECV) and not is_c10d(node):
+            sending = node.type == et.COMM_SEND
+            peer = _attr_int(node, "comm_dst" if sending else "comm_src", path, required=False)
+            if peer is None:
+                self.notes["point-to-point nodes without comm_src/comm_dst (kept as ordering "
+                           "nodes)"] += 1
+                return self._compute(rank, node)
+            tag = node.attrs.get("comm_tag", 0)
+            if sending:
+                size = _attr_int(node, "comm_size", path)
+                self.sends[(rank, peer, tag)].append((nid, node, size))
+            else:
+                self.recvs[(peer, rank, tag)].append((nid, node))
+        elif node.type == et.COMM_COLL and _has_comm_type(node):
+            code = _attr_int(node, "comm_type", path)
+            if code not in et.COLLECTIVE_TYPES:
+                raise UserError(f"{path}: node {node.id}", f"unknown comm_type {code}")
+            size = _attr_int(node, "comm_size", path)
+            self.colls[(node.attrs.get("pg_name", ""), rank)].append((nid, node, size, code))
+        elif is_c10d(node) and not self.gpu_comm:
+            op = c10d_op(node)
+            if op is None:
+                self.notes["c10d ops without known arguments (kept as ordering nodes)"] += 1
+                self._compute(rank, node)
+            elif op.kind == "send":
+                self.sends[(rank, op.peer, op.tag)].append((nid, node, op.size))
+            elif op.kind == "recv":
+                self.recvs[(op.peer, rank, op.tag)].append((nid, node))
+            else:
+                self.colls[(("c10d", op.kind, op.size), rank)].append((nid, node, op.size, op))
+        elif node.type in (et.COMM_COLL, et.COMM_SEND, et.COMM_RECV):
+            # CPU-side ops beside GPU kernels: the kernels carry the transfer
+            self.notes["CPU-side communication ops (kept as ordering nodes)"] += 1
+            self._compute(rank, node)
+        else:
+            self._compute(rank, node, node.duration_micros if node.type == et.COMP else 0)
+
+    def pair_point_to_point(self):
+        for (src, dst, tag), items in self.sends.items():
+            matched = self.recvs.get((src, dst, tag), [])
+            self.notes["sends without a matching receive"] += max(0, len(items) - len(matched))
+            for k, (nid, node, size) in enumerate(items):
+                mine = self.deps[(src, node.id)]
+                took = self.ran.get((src, node.id)) or node.duration_micros or None
+                made = self.builder.transfer(nid, self.request_id, self.host_of(src),
+                                             self.host_of(dst), size, "other", mine,
+                                             label=node.name or None,
+                                             recorded_fct_us=took if self.gpu_comm or
+                                             (src, node.id) in self.ran else None)
+                if made == mine:                       # nothing to send: keep the id
+                    self.builder.compute(nid, self.request_id, self.host_of(src), 0.0, made,
+                                         label=node.name or None)
+                if k < len(matched):
+                    self.waits[matched[k][0]].append(nid)
+        for key, items in self.recvs.items():
+            self.notes["receives without a matching send"] += max(
+                0, len(items) - len(self.sends.get(key, [])))
+            self.waiting += [(nid, key[1], node) for nid, node in items]
+
+    def expand_collectives(self):
+        members_of = defaultdict(dict)       # (group key, k) -> rank -> item
+        for (group, rank), items in self.colls.items():
+            for k, item in enumerate(items):
+                members_of[(group, k)][rank] = item
+                self.waiting.append((item[0], rank, item[1]))
+        for index, ((group, k), members) in enumerate(members_of.items()):
+            ordered = sorted(members)
+            first = members[ordered[0]]
+            if isinstance(group, tuple):                # matched by c10d operation and size
+                kind, root = group[1], first[3].root
+                name = self._group_named(ordered)
+                took = [self.ran.get((r, members[r][1].id), 0) for r in ordered]
+            else:
+                kind, root = et.COLLECTIVE_TYPES[first[3]], None
+                name = self._group_named(ordered, group) if group else "world"
+                took = [members[r][1].duration_micros for r in ordered]
+            size = max(item[2] for item in members.values())
+            transfers = expand_collective(kind, ordered, size, root)
+            if len(ordered) < 2 and kind != "barrier":
+                self.notes[f"not expanded: {kind} {name} #{index} (only rank {ordered[0]} has "
+                           f"it)"] += 1
+            made = add_transfers(self.builder, f"coll{index}.{name}.{kind}", self.request_id,
+                                 transfers, self.host_of,
+                                 lambda rank: self.deps[(rank, members[rank][1].id)],
+                                 label=f"{kind} {name} #{index}",
+                                 recorded_cct_us=max(took) or None)
+            for item in members.values():
+                self.waits[item[0]] += made
+
+    def _group_named(self, ranks, expected=None):
+        """The process groups whose ranks with a trace file are exactly
+        ``ranks`` (several when groups share their ranks: c10d ops do not say
+        which; ``expected`` when the node named its group), else the ranks."""
+        names = []
+        for name, members in self.groups.items():
+            present = sorted(set(members) & set(self.ranks))
+            if present != ranks or expected not in (None, name):
+                continue
+            names.append(f"pg{name}")
+            missing = sorted(set(members) - set(self.ranks))
+            if missing:
+                self.notes[f"collectives of process group {name} expanded over ranks "
+                           f"{_ranges(present)} only (ranks {_ranges(missing)} have no trace "
+                           f"file)"] += 1
+        if names or expected:
+            return "+".join(names) or expected
+        return "ranks" + _ranges(ranks)
+
+    def finish_waiting_nodes(self):
+        for nid, rank, node in self.waiting:
+            self.builder.compute(nid, self.request_id, self.host_of(rank), 0.0,
+                                 self.deps[(rank, node.id)] + self.waits[nid],
+                                 label=node.name or None)
+
+
+def _ranges(ranks):
+    """[0, 1, 2, 5] -> '0-2,5'."""
+    parts, ranks = [], sorted(ranks)
+    for rank in ranks:
+        if parts and rank == parts[-1][1] + 1:
+            parts[-1][1] = rank
+        else:
+            parts.append([rank, rank])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in parts)
+
+
+def _has_comm_type(node):
+    value = node.attrs.get("comm_type")
+    return node.type == et.COMM_COLL and isinstance(value, int) and not isinstance(value, bool)
 
 
 def _single_request_trace(builder, request_id, host):
