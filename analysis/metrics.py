@@ -126,14 +126,14 @@ def capture_comparison(measured, recorded):
     return len(both), middle, percentile(shape, 50), percentile(shape, 90)
 
 
-def capture_metrics(flows, collectives):
+def capture_metrics(flows, collectives, requests):
     """Replay fidelity against a captured trace's own timings (None without)."""
     out = {}
-    for name, table, measured, recorded in (
-            ("cct", collectives, "cct_us", "capture_cct_us"),
-            ("fct", flows, "fct_us", "capture_fct_us")):
+    for name, kind, table, measured, recorded in (
+            ("cct", "collectives", collectives, "cct_us", "capture_cct_us"),
+            ("fct", "flows", flows, "fct_us", "capture_fct_us"),
+            ("ttft", "requests", requests, "ttft_us", "capture_ttft_us")):
         count, middle, shape50, shape90 = capture_comparison(table[measured], table[recorded])
-        kind = "collectives" if name == "cct" else "flows"
         out[f"capture_{kind}_compared"] = count
         out[f"capture_{name}_ratio_p50"] = middle
         out[f"capture_{name}_shape_error_p50"] = shape50
@@ -145,7 +145,7 @@ def scheduler_metrics(results):
     """Every metric of one :class:`~analysis.results_dir.SchedulerResults`."""
     return {**request_metrics(results.requests), **collective_metrics(results.collectives),
             **flow_metrics(results.flows),
-            **capture_metrics(results.flows, results.collectives)}
+            **capture_metrics(results.flows, results.collectives, results.requests)}
 
 
 def attainment_ratios(metrics_by_scheduler, reference):

@@ -34,7 +34,11 @@ CAPTURE_ROWS = (("collectives compared", "capture_collectives_compared"),
                 ("flows compared", "capture_flows_compared"),
                 ("FCT ratio p50 (replayed / captured)", "capture_fct_ratio_p50"),
                 ("FCT shape error p50", "capture_fct_shape_error_p50"),
-                ("FCT shape error p90", "capture_fct_shape_error_p90"))
+                ("FCT shape error p90", "capture_fct_shape_error_p90"),
+                ("requests compared (measured TTFT)", "capture_requests_compared"),
+                ("TTFT ratio p50 (replayed / measured)", "capture_ttft_ratio_p50"),
+                ("TTFT shape error p50", "capture_ttft_shape_error_p50"),
+                ("TTFT shape error p90", "capture_ttft_shape_error_p90"))
 
 
 def capture_table(summary):

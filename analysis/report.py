@@ -95,12 +95,14 @@ def add_run_sections(page, run, summary, request_id=None, suffix=""):
     page.section("cct", "Collectives" + suffix)
     page.add_figure(cct_cdf(run), "cct_cdf")
     if any(m.get("capture_collectives_compared") or m.get("capture_flows_compared")
-           for m in summary["schedulers"].values()):
+           or m.get("capture_requests_compared") for m in summary["schedulers"].values()):
         page.section("capture", "Replay against the capture" + suffix,
                      "The trace was captured with its own timings. Each captured duration is "
                      "scaled to this fabric (x capture NIC rate / path bottleneck; unscaled "
                      "when the trace's header has no nic_bps). Ratio = replayed / captured; "
-                     "shape error = |ratio / median ratio - 1|, blind to one global factor.")
+                     "shape error = |ratio / median ratio - 1|, blind to one global factor. "
+                     "Measured TTFTs (a request trace from a real deployment) are compared "
+                     "as they are: they include the deployment's own compute.")
         page.add_html(capture_table(summary))
         page.add_figure(capture_scatter(run), "capture")
     page.section("stages", "Flows by stage" + suffix, "Slowdown = FCT / isolated FCT, the "

@@ -22,7 +22,8 @@ FLOW_COLUMNS = ["flow_id", "request_id", "stage", "layer", "collective_id", "src
                 "queue_initial", "queue_final", "promotions", "retransmits", "status", "reason",
                 "capture_fct_us"]
 REQUEST_COLUMNS = ["request_id", "arrival_us", "ttft_slo_us", "deadline_us", "ttft_us", "slo_met",
-                   "scavenged", "input_tokens", "output_tokens", "ttft_bound_us", "feasible"]
+                   "scavenged", "input_tokens", "output_tokens", "ttft_bound_us", "feasible",
+                   "capture_ttft_us"]
 COLLECTIVE_COLUMNS = ["collective_id", "request_id", "layer", "kind", "flows", "ready_us", "end_us",
                       "cct_us", "capture_cct_us"]
 
@@ -148,7 +149,9 @@ class RunRecords:
                 "ttft_bound_us": None if bound is None else round(bound, 3),
                 # no scheduler can meet an SLO below the bound (None: no SLO or no bound)
                 "feasible": None if bound is None or req.ttft_slo_us is None
-                else bound <= req.ttft_slo_us})
+                else bound <= req.ttft_slo_us,
+                # as the deployment measured it (compute included: not rescaled)
+                "capture_ttft_us": req.recorded_ttft_us})
         return pd.DataFrame(rows, columns=REQUEST_COLUMNS)
 
     def collectives(self, flows):

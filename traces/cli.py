@@ -5,7 +5,8 @@ Argument parsing only; the work is in :mod:`traces.commands`.
 
 import argparse
 
-IMPORT_FORMATS = ("mooncake", "azure", "burstgpt", "vidur", "chakra", "nccl", "pcap")
+IMPORT_FORMATS = ("mooncake", "azure", "burstgpt", "vidur", "vllm-bench", "chakra", "nccl",
+                  "nccl-profiler", "pcap")
 
 EPILOG = """examples:
   run_emulation.py trace import mooncake ../shared/traces/mooncake_synthetic_trace.jsonl \\
@@ -41,8 +42,9 @@ def register(subparsers):
 def _add_import(commands):
     p = commands.add_parser(
         "import", help="convert a request trace or a captured trace into our format",
-        description="Request traces (mooncake, azure, burstgpt, vidur) become requests; captured "
-                    "traces (chakra, nccl, pcap) become a communication DAG.")
+        description="Request traces (mooncake, azure, burstgpt, vidur, vllm-bench) become "
+                    "requests; captured traces (chakra, nccl, nccl-profiler, pcap) become a "
+                    "communication DAG.")
     p.add_argument("format", choices=IMPORT_FORMATS)
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="input file(s); chakra: files, a directory or the <prefix> of "
@@ -62,9 +64,10 @@ def _add_import(commands):
                           "(auto = smallest gap between timestamps)")
     cap = p.add_argument_group("captured traces")
     cap.add_argument("--ranks-per-host", type=int, default=1, metavar="G",
-                     help="chakra: rank r runs on host h{r//G+1} (default 1)")
+                     help="chakra, nccl-profiler: rank r runs on host h{r//G+1}, G GPUs per "
+                          "server (default 1)")
     cap.add_argument("--rank-hosts", metavar="MAP",
-                     help="chakra: explicit ranks, e.g. 0-3=h1,4-7=h2")
+                     help="chakra, nccl-profiler: explicit ranks, e.g. 0-3=h1,4-7=h2")
     cap.add_argument("--host-map", metavar="MAP",
                      help="nccl: hostname=host; pcap: address=host (unlisted pcap addresses are "
                           "skipped); default: h1, h2, ... in order of appearance")

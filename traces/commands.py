@@ -16,7 +16,7 @@ from traces.trace import Trace
 from common.safe_files import write_text_atomic
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REQUEST_FORMATS = ("mooncake", "azure", "burstgpt", "vidur")
+REQUEST_FORMATS = ("mooncake", "azure", "burstgpt", "vidur", "vllm-bench")
 
 
 # -- import ----------------------------------------------------------------------
@@ -54,6 +54,9 @@ def _import_requests(args):
         from traces.importers.burstgpt import read_burstgpt
         requests, failed = read_burstgpt(path)
         notes["skipped failed rows (zero response tokens)"] = failed
+    elif args.format == "vllm-bench":
+        from traces.importers.vllm_bench import read_vllm_bench
+        requests, notes = read_vllm_bench(path)
     else:
         from traces.importers.vidur import read_vidur
         requests = read_vidur(path)
@@ -75,6 +78,10 @@ def _import_capture(args):
         from traces.capture.chakra_import import import_chakra
         host_of = rank_host_map(args.rank_hosts, args.ranks_per_host)
         trace, notes = import_chakra(args.inputs, host_of, intra, args.protocol)
+    elif args.format == "nccl-profiler":
+        from traces.capture.nccl_profiler import import_nccl_profiler
+        host_of = rank_host_map(args.rank_hosts, args.ranks_per_host)
+        trace, notes = import_nccl_profiler(args.inputs, host_of, intra, args.protocol)
     elif args.format == "nccl":
         from traces.capture.nccl_log import import_nccl_log
         trace, notes = import_nccl_log(args.inputs, NameHostMap(args.host_map), intra,

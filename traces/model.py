@@ -36,6 +36,7 @@ class Request:
     terminal: Optional[str] = None         # node whose end is the first token
     hash_ids: Optional[list] = None        # prefix-cache block ids (Mooncake)
     cached_tokens: Optional[int] = None    # prompt tokens served from a prefix cache
+    recorded_ttft_us: Optional[float] = None   # the TTFT a real deployment measured
 
     @property
     def deadline_us(self):
