@@ -5,7 +5,7 @@
 
 from analysis.report import REPORT, write_report
 from analysis.summary import SUMMARY_JSON, headline_text
-from analysis.results_dir import read_json_object
+from common.json_file import read_json_object
 
 
 def postprocess_run(directory, echo=print):

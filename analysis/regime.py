@@ -26,7 +26,7 @@ import plotly.graph_objects as go
 from common.safe_files import write_text_atomic
 from analysis.figures_common import layout
 from analysis.html_page import Page, esc
-from analysis.results_dir import read_json_object
+from common.json_file import read_json_object
 from analysis.seeds import interval, summarize_seeds, write_seeds_summary
 from analysis.styles import scheduler_style
 from analysis.summary import dump_json, format_number

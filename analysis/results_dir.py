@@ -6,35 +6,17 @@ parsed on first use (a report needs ``links.csv``, a summary does not), and
 either way a problem is a UserError naming the file and column.
 """
 
-import json
 import math
 from functools import cached_property
 from pathlib import Path
 
 from common.errors import UserError
+from common.json_file import read_json_object
 from analysis.csv_tables import read_table
 from analysis.schema import SCHEDULER_FILES, SCHEDULER_TABLES
 
 RUN_FILE = "run.json"
 SWEEP_FILE = "sweep.json"
-
-
-def read_json_object(path):
-    """The JSON object in ``path``; a UserError if it is missing or not an object."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(path, "missing file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(path, f"cannot read ({exc})") from None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserError(path, f"not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    if not isinstance(value, dict):
-        raise UserError(path, "expected a JSON object")
-    return value
 
 
 def check_scheduler_names(names, where, field="schedulers"):

@@ -20,8 +20,8 @@ import pandas as pd
 
 from common.errors import UserError
 from common.safe_files import write_text_atomic
-from analysis.results_dir import (RUN_FILE, SWEEP_FILE, RunResults, check_scheduler_names,
-                                  read_json_object)
+from common.json_file import read_json_object
+from analysis.results_dir import RUN_FILE, SWEEP_FILE, RunResults, check_scheduler_names
 from analysis.summary import (SUMMARY_CSV, SUMMARY_JSON, FORMULAS, dump_json, frame_to_csv,
                               summarize_run, write_run_summary)
 from analysis.sustainable import TARGET, sustainable_value, threshold_ratio

@@ -17,6 +17,7 @@ import json
 import math
 
 from common.errors import UserError
+from common.json_file import read_json_object
 from traces.model import Request
 
 ARRAYS = ("input_lens", "output_lens", "ttfts")
@@ -24,7 +25,8 @@ ARRAYS = ("input_lens", "output_lens", "ttfts")
 
 def read_vllm_bench(path, id_prefix="r"):
     """``(requests, notes)``."""
-    result = _load(path)
+    result = read_json_object(path, several="holds several runs (saved with --append-result): "
+                                             "keep one run's object per file")
     missing = [key for key in ARRAYS if not isinstance(result.get(key), list)]
     if missing:
         raise UserError(path, f"no per-request {', '.join(missing)}: save the run with "
@@ -64,26 +66,6 @@ def read_vllm_bench(path, id_prefix="r"):
                         recorded_ttft_us=round(ttft * 1e6, 3))
                 for i, (t, n_in, n_out, ttft) in enumerate(sorted(rows, key=lambda r: r[0]))]
     return requests, notes
-
-
-def _load(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        raise UserError(path, "no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise UserError(path, f"cannot read: {getattr(err, 'strerror', None) or err}") from None
-    try:
-        result = json.loads(text)
-    except json.JSONDecodeError as err:
-        if err.msg == "Extra data":
-            raise UserError(path, "holds several runs (saved with --append-result): keep one "
-                                  "run's object per file") from None
-        raise UserError(path, f"not JSON (line {err.lineno}: {err.msg})") from None
-    if not isinstance(result, dict):
-        raise UserError(path, "expected the JSON object `vllm bench serve` saves")
-    return result
 
 
 def _number(value, where, key, integer=False):
