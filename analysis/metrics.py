@@ -29,11 +29,11 @@ def request_metrics(requests):
     window_us = float(arrivals.max() - arrivals.min()) if n >= 2 else 0.0
     # n arrivals span n-1 inter-arrival gaps.
     offered = ratio((n - 1) * US_PER_S, window_us) if n >= 2 else None
-    # Requests no scheduler could serve in time (requests.csv's ``feasible``;
-    # absent from results written before it existed).
-    feasible = requests["feasible"] if "feasible" in requests else pd.Series(dtype=object)
+    # Requests no scheduler could serve in time (requests.csv's ``feasible``:
+    # empty without an SLO, and in results written before it existed).
+    feasible = requests["feasible"]
     known = feasible.notna()
-    feasible = feasible[known].astype(str).str.lower().isin(["true", "1"])
+    feasible = feasible[known].astype(bool)
     met_feasible = int((met[known] & feasible).sum()) if known.any() else 0
     return {
         "requests": n,

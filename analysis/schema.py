@@ -50,6 +50,8 @@ REQUESTS = _columns(
     Column("ttft_us", FLOAT), Column("slo_met", BOOL, required=True),
     Column("scavenged", BOOL, required=True),
     Column("input_tokens", INT), Column("output_tokens", INT),
+    # no scheduler can beat ttft_bound_us; feasible: bound <= SLO (empty without an SLO)
+    Column("ttft_bound_us", FLOAT, optional=True), Column("feasible", BOOL, optional=True),
     # the TTFT a real deployment measured (imported request traces; else empty)
     Column("capture_ttft_us", FLOAT, optional=True),
 )

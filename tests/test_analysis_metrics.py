@@ -171,3 +171,5 @@ def test_a_job_without_any_slo_has_no_attainment(tmp_path):
     m = summarize_run(RunResults(directory))["schedulers"]["fair"]
     assert m["slo_attainment"] is None and m["slo_goodput_rps"] is None
     assert m["requests_with_slo"] == 0
+    # without an SLO a request is neither feasible nor infeasible
+    assert m["requests_infeasible"] is None and m["slo_attainment_feasible"] is None
