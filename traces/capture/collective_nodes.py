@@ -15,18 +15,22 @@ def add_transfers(builder, prefix, request_id, transfers, host_of, ready_of,
 
     ``host_of(rank)`` names a rank's host, ``ready_of(rank)`` lists the ids a
     transfer from that rank waits for.  ``recorded_cct_us``: the captured
-    duration of the collective, put on each of its flows.
+    duration of the collective, put on each of its flows.  A transfer may
+    carry a fourth item, its own captured duration: a merged flow keeps the
+    longest.
     """
-    merged = defaultdict(lambda: [0, []])
-    for src, dst, nbytes in transfers:
+    merged = defaultdict(lambda: [0, [], None])
+    for src, dst, nbytes, *took in transfers:
         entry = merged[(host_of(src), host_of(dst))]
         entry[0] += nbytes
         entry[1] += ready_of(src)
+        if took and took[0]:
+            entry[2] = max(entry[2] or 0.0, took[0])
     made = []
-    for (src, dst), (nbytes, deps) in merged.items():
+    for (src, dst), (nbytes, deps, took) in merged.items():
         tag = f"@{src}" if src == dst else f".{src}>{dst}"
         for node_id in builder.transfer(f"{prefix}{tag}", request_id, src, dst, nbytes, stage,
-                                        deps, layer, label=label,
+                                        deps, layer, label=label, recorded_fct_us=took,
                                         recorded_cct_us=recorded_cct_us):
             if node_id not in deps:
                 made.append(node_id)
