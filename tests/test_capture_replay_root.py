@@ -16,9 +16,13 @@ pytestmark = pytest.mark.root
 FIXTURES = Path(__file__).parent / "fixtures"
 CAPTURES = {
     "chakra-gloo": ("chakra", FIXTURES / "chakra/pytorch_gloo_w4/gloo_w4"),
+    "chakra-gloo-unlinked": ("chakra", FIXTURES / "chakra/pytorch_gloo_w2_hostonly/gloo_w2_host"),
     "chakra-text": ("chakra", FIXTURES / "chakra/text_dp_n4/dp_2layer"),
     "chakra-generator": ("chakra", FIXTURES / "chakra/generator_n4/ALL_TO_ALL"),
     "nccl-profiler-v6": ("nccl-profiler", FIXTURES / "nccl_profiler/v2.30.7_api-v6_mask4031"),
+    "nccl-profiler-v6-kernelch": ("nccl-profiler",
+                                  FIXTURES / "nccl_profiler/v2.30.7_api-v6_mask4095"),
+    "nccl-profiler-v4": ("nccl-profiler", FIXTURES / "nccl_profiler/v2.27.7_api-v4_mask255"),
     "nccl-profiler-v1": ("nccl-profiler", FIXTURES / "nccl_profiler/v2.23.4_api-v1_mask63"),
 }
 

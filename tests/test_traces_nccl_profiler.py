@@ -75,6 +75,8 @@ def test_fixture_sets(name):
         ("h1", "h2"): expected[(0, "all_reduce")], ("h2", "h1"): expected[(1, "all_reduce")]}
     assert expected[(0, "all_reduce")] == 4 * MIB           # ring: 2 (N-1)/N x 4 MiB per edge
     assert len({f.label for f in coll}) == 1 and "all_reduce" in coll[0].label
+    # how NCCL ran it: RING / SIMPLE (v1 spells it Ring / Simple)
+    assert coll[0].label.lower().endswith("ring/simple")
     cct = {f.recorded_cct_us for f in coll}
     assert len(cct) == 1 and cct.pop() > 0
     # v5+ with KernelCh leave the COLL end at enqueue time: the end is taken from its children.

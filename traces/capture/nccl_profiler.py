@@ -205,6 +205,8 @@ def _op(path, where, name, cat, args, ts, origin, pid, stack):
     return {"where": where, "file": path, "pid": pid, "cat": cat, "kind": kind,
             "comm": args["CommHash"], "rank": args["Rank"], "peer": args.get("Peer"),
             "seq": args.get("SeqNum"), "root": api.get("root"),
+            # how NCCL ran it, kept in the label: RING / SIMPLE (v1: Ring / Simple)
+            "how": "/".join(str(args[k]) for k in ("Algorithm", "Protocol") if k in args),
             "bytes": args["Count"] * DATATYPE_BYTES[args["Datatype"]],
             "begin": ts, "end": ts, "origin": origin, "sends": [], "scheduled": {}}
 
@@ -266,7 +268,7 @@ def _group(ops, notes):
             groups[op["where"]] = [op]
             continue
         seq = n if op["seq"] is None else op["seq"]
-        op["label"] = f"{op['kind']} comm {short} seq {seq}"
+        op["label"] = f"{op['kind']} comm {short} seq {seq}" + (f" {op['how']}" * bool(op["how"]))
         members = groups.setdefault((comm, op["kind"], seq), [])
         if any(m["rank"] == op["rank"] for m in members):
             notes["duplicate COLL events (same rank and sequence number) ignored"] += 1
