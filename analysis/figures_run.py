@@ -144,6 +144,7 @@ def capture_scatter(run):
                 (results.collectives, "cct_us", "capture_cct_us", "collectives", "circle"),
                 (results.flows, "fct_us", "capture_fct_us", "flows", "x")):
             both = table[[measured, recorded, table.columns[0]]].dropna()
+            both = both[(both[recorded] > 0) & (both[measured] > 0)]     # log axes
             if both.empty:
                 continue
             x, y = both[recorded] / 1000, both[measured] / 1000

@@ -80,3 +80,40 @@ def test_stats_per_host_bytes_and_isolated_cct():
     assert row["id"] == collective_of(trace.nodes[0])[0] and row["kind"] == "all_reduce"
     # each NIC sends and receives 1000 B at 8 Gbit/s at once: 1 us
     assert row["isolated_cct_us"] == pytest.approx(1.0) and row["recorded_cct_us"] == 50.0
+
+
+def test_results_tables_carry_the_capture_scaled_to_the_fabric():
+    """RunRecords (both backends' results): capture_fct_us per flow, and the
+    collective's capture_cct_us by its slowest path; empty without a record."""
+    import pandas as pd
+
+    from experiments.results import RunRecords
+    from netmodel.dilation import Dilation
+    from netmodel.routing import Routes
+    from netmodel.topology import load_topology
+
+    trace = _captured_trace({"default": 100e9})
+    trace.nodes[1].recorded_fct_us = None                     # one flow the capture did not time
+    routes = Routes(load_topology("single_tor_8"))
+    records = []
+    for node in trace.nodes:
+        records += [{"role": "send", "flow_id": node.id, "bytes": node.bytes, "start": 1.0},
+                    {"role": "recv", "flow_id": node.id, "bytes_received": node.bytes,
+                     "first_byte": 1.0001, "last_byte": 1.0002}]
+    run = RunRecords(trace, records, 1.0, Dilation(rate_scale=1), routes,
+                     pd.DataFrame(columns=["flow_id", "new_queue", "reason"]), {})
+    flows = run.flows().set_index("flow_id")
+    rate = flows.loc["a0", "bottleneck_bps"]
+    # captured at 100 Gbit/s, replayed at the path's rate
+    assert flows.loc["a0", "capture_fct_us"] == pytest.approx(40.0 * 100e9 / rate)
+    assert pd.isna(flows.loc["a1", "capture_fct_us"])
+    (row,) = run.collectives(run.flows()).to_dict("records")
+    assert row["capture_cct_us"] == pytest.approx(50.0 * 100e9 / rate)
+    assert row["cct_us"] == pytest.approx(200.0)              # 1.0 -> 1.0002 s at D = 1
+    # a trace without captured timings: the column is empty, not 0
+    plain = _captured_trace({})
+    for node in plain.nodes:
+        node.recorded_cct_us = node.recorded_fct_us = None
+    run = RunRecords(plain, records, 1.0, Dilation(rate_scale=1), routes,
+                     pd.DataFrame(columns=["flow_id", "new_queue", "reason"]), {})
+    assert run.collectives(run.flows())["capture_cct_us"].isna().all()

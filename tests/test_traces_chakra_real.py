@@ -1,10 +1,12 @@
 """Chakra ETs made by the real tools (tests/fixtures/chakra/README.md says
 how) import as their programs ran; bytes follow collectives.py's formulas."""
 
+import json
 from pathlib import Path
 
 import pytest
 
+from common.errors import UserError
 from traces.capture.chakra_et import ChakraNode, GlobalMetadata, write_et
 from traces.capture.chakra_import import import_chakra
 from traces.capture.host_maps import rank_host_map
@@ -100,3 +102,112 @@ def test_c10d_ops_without_readable_arguments_become_ordering_nodes(tmp_path, val
     expected = 1 if values != "[[1, 2]]" else 0
     assert notes.get("c10d ops without known arguments (kept as ordering nodes)", 0) == expected
     assert trace.flows() == []
+
+
+def tensor(elements, size=4):
+    return [7, 8, 0, elements, size, "cpu"]
+
+
+def c10d(node_id, name, values, deps=()):
+    return ChakraNode(node_id, name, COMP, data_deps=list(deps), inputs={"values": repr(values)})
+
+
+def pg_init(groups):
+    text = json.dumps([{"pg_name": str(i), "ranks": ranks, "group_size": len(ranks)}
+                       for i, ranks in enumerate(groups)])
+    return ChakraNode(1, "## process_group:init ##", 1, inputs={"values": repr([text])})
+
+
+def write_ranks(tmp_path, nodes_of, groups=((0, 1, 2),)):
+    for rank in range(3):
+        nodes = [pg_init([list(g) for g in groups])] + nodes_of(rank)
+        write_et(tmp_path / f"job.{rank}.et", GlobalMetadata(), nodes)
+    trace, notes = import_chakra([str(tmp_path / "job")], rank_host_map())
+    trace.validate()
+    return trace, notes
+
+
+def test_roots_chunks_and_backend_times_of_c10d_ops(tmp_path):
+    def nodes_of(rank):
+        gather_out = [[tensor(8)] * 3] if rank == 1 else []      # only the root holds them all
+        return [
+            # reduce_(tensors, pg, op, root_rank=1, root_tensor, async, timeout)
+            c10d(10, "c10d::reduce_", [[tensor(64)], "<Object>", "<Object>", 1, 0, False, -1]),
+            ChakraNode(11, "gloo:reduce", COMP, duration_micros=40),
+            # gather_(output lists, inputs, pg, root_rank=1, ...): 32-byte chunks
+            c10d(20, "c10d::gather_", [gather_out, [tensor(8)], "<Object>", 1, False, -1]),
+            # an op we do not expand: its backend op's time is nobody's CCT
+            c10d(30, "c10d::monitored_barrier_", ["<Object>"]),
+            ChakraNode(31, "gloo:barrier", COMP, duration_micros=5000)]
+    trace, notes = write_ranks(tmp_path, nodes_of)
+    flows = by_label(trace)
+    # the reduce chain ends at rank 1 (h2), 256 bytes per edge: h3 -> h1 -> h2
+    assert sorted((f.src, f.dst, f.bytes) for f in flows["reduce pg0 #0"]) == \
+        [("h1", "h2", 256), ("h3", "h1", 256)]
+    assert {f.recorded_cct_us for f in flows["reduce pg0 #0"]} == {40}
+    # gather matched on every rank's chunk: 32 bytes from each other rank to the root
+    assert sorted((f.src, f.dst, f.bytes) for f in flows["gather pg0 #1"]) == \
+        [("h1", "h2", 32), ("h3", "h2", 32)]
+    assert flows["gather pg0 #1"][0].recorded_cct_us is None      # not the barrier's 5000
+    assert notes["c10d ops without known arguments (kept as ordering nodes)"] == 3
+
+
+def test_a_subgroup_root_is_a_rank_of_its_group(tmp_path):
+    def nodes_of(rank):
+        if rank == 0:
+            return [ChakraNode(5, "gemm", COMP, duration_micros=1)]
+        # broadcast_(tensors, pg, root_rank=1 of group [1, 2], root_tensor, async, timeout)
+        return [c10d(10, "c10d::broadcast_", [[tensor(16)], "<Object>", 1, 0, False, -1])]
+    trace, _ = write_ranks(tmp_path, nodes_of, groups=((0, 1, 2), (1, 2)))
+    (flow,) = by_label(trace)["broadcast pg1 #0"]
+    assert (flow.src, flow.dst, flow.bytes) == ("h3", "h2", 64)   # global rank 2 is the root
+
+
+def test_ranks_that_form_one_group_or_several_are_noted(tmp_path):
+    def nodes_of(rank):
+        return [c10d(10, "c10d::allreduce_", [[tensor(16)], "<Object>", "<Object>", None,
+                                              False, -1])]
+    for rank in range(4):
+        nodes = [pg_init([[0, 1, 2, 3], [0, 1], [2, 3]])] + nodes_of(rank)
+        write_et(tmp_path / f"tp.{rank}.et", GlobalMetadata(), nodes)
+    trace, notes = import_chakra([str(tmp_path / "tp")], rank_host_map())
+    assert len(by_label(trace)["all_reduce pg0 #0"]) == 4
+    assert notes["c10d collectives whose ranks form one group and also several smaller ones "
+                 "(taken as one collective)"] == 1
+
+
+@pytest.mark.parametrize("values", [
+    [[tensor(2 ** 52, 8)], "<Object>", "<Object>", None, False, -1],      # beyond 2^53 bytes
+    [[[7, 8, 0, -4, 4, "cpu"]], "<Object>", "<Object>", None, False, -1],  # negative size
+])
+def test_impossible_tensor_sizes_are_not_flows(tmp_path, values):
+    write_et(tmp_path / "big.0.et", GlobalMetadata(), [c10d(1, "c10d::allreduce_", values)])
+    trace, notes = import_chakra([str(tmp_path / "big.0.et")], rank_host_map())
+    assert trace.flows() == [] and notes["c10d ops without known arguments (kept as ordering "
+                                         "nodes)"] == 1
+
+
+def test_a_send_to_a_negative_rank_is_not_a_flow(tmp_path):
+    write_et(tmp_path / "neg.0.et", GlobalMetadata(),
+             [c10d(1, "c10d::send", [[tensor(4)], "<Object>", -1, 0])])
+    trace, notes = import_chakra([str(tmp_path / "neg.0.et")], rank_host_map())
+    assert trace.flows() == [] and len(notes) == 1
+
+
+@pytest.mark.parametrize("attrs, message", [
+    ({"comm_type": 0, "comm_size": 8, "pg_name": ["a"]}, "'pg_name' must be a string"),
+])
+def test_wrongly_typed_attributes_are_one_line_errors(tmp_path, attrs, message):
+    write_et(tmp_path / "t.0.et", GlobalMetadata(), [ChakraNode(1, "ar", COLL, attrs=attrs)])
+    with pytest.raises(UserError, match=message):
+        import_chakra([str(tmp_path / "t.0.et")], rank_host_map())
+
+
+def test_malformed_process_groups_are_skipped():
+    from traces.capture.chakra_c10d import PG_INIT, process_groups
+    listed = [{"pg_name": "0", "ranks": [0, "x"]}, {"pg_name": "1", "ranks": 5},
+              {"pg_name": "2", "ranks": [[1]]}, {"pg_name": "3", "ranks": [], "group_size": 2},
+              "not a group", {"ranks": [0]}]
+    node = ChakraNode(1, PG_INIT, 1, inputs={"values": repr([json.dumps(listed)])})
+    assert process_groups([node]) == {"3": [0, 1]}
+    assert process_groups([ChakraNode(1, PG_INIT, 1, inputs={"values": "[1e999999]"})]) == {}

@@ -253,6 +253,11 @@ def fixture_text(index=0):
     ("no CommHash", "without a valid CommHash"),
     ("datatype", "unknown NCCL datatype 'ncclFloat99'"),
     ("not a list", "not a JSON array"),
+    ("huge count", "beyond 2^53 bytes"),
+    ("negative transSize", "without a valid Peer or transSize"),
+    ("NaN timestamp", "not a trace event"),
+    ("pid a list", "pid must be a process id"),
+    ("only receives", "only Recv events"),
 ])
 def test_bad_input(tmp_path, case, words):
     text = fixture_text()
@@ -267,6 +272,20 @@ def test_bad_input(tmp_path, case, words):
         text = text.replace(f'"CommHash": {COMM}, ', "", 1)
     elif case == "datatype":
         text = text.replace('"Datatype": "ncclFloat32"', '"Datatype": "ncclFloat99"', 1)
+    elif case == "huge count":
+        text = re.sub(r'"Count": \d+', f'"Count": {2 ** 52}', text, count=1)
+    elif case == "negative transSize":
+        text = re.sub(r'("ProgressSend", "cat": "PROXY", "ph": "b".*?"transSize": )\d+', r'\1-5',
+                      text, count=1)
+    elif case == "NaN timestamp":
+        text = re.sub(r'"ts": [\d.]+', '"ts": NaN', text, count=1)
+    elif case == "pid a list":
+        text = re.sub(r'("cat": "COLL", "ph": "b", "id": \d+, "pid": )\d+', r'\1[1]', text, count=1)
+    elif case == "only receives":
+        text = json.dumps([{"name": "Recv", "cat": "P2P", "ph": "b", "id": 0, "pid": 1, "ts": 1.0,
+                            "args": {"CommHash": 1, "Rank": 1, "Peer": 0, "Count": 4,
+                                     "Datatype": "ncclFloat32"}},
+                           {"name": "Recv", "cat": "P2P", "ph": "e", "id": 0, "pid": 1, "ts": 2.0}])
     else:
         text = '{"traceEvents": []}'
     path = raw(tmp_path, text)

@@ -75,9 +75,10 @@ def _add_import(commands):
                      help="rate of traffic between GPUs of one host, a local delay "
                           "(default 900Gbps)")
     cap.add_argument("--capture-rate", metavar="RATE",
-                     help="NIC rate of the captured cluster, e.g. 100Gbps: written as the "
-                          "trace's nic_bps, so captured timings are compared with the replay "
-                          "at the emulated rate (default: unscaled)")
+                     help="NIC rate of the captured cluster per emulated host (the sum of "
+                          "its ranks' NICs), e.g. 100Gbps: written as the trace's nic_bps, so "
+                          "captured timings are compared with the replay at the emulated rate "
+                          "(default: unscaled)")
     cap.add_argument("--protocol", choices=("tcp", "udp"), default="tcp",
                      help="transport of chakra/nccl flows (default tcp)")
     cap.add_argument("--idle-gap", metavar="DURATION",

@@ -130,5 +130,7 @@ def collective_of(node):
     label (synthesized labels name the step, captured ones the operation), so
     the flows of one collective share an id."""
     label = node.label or "collective"
-    kind = next((kind for word, kind in _COLLECTIVE_KINDS.items() if word in label), "other")
+    first = label.split(maxsplit=1)[0] if label.strip() else ""
+    kind = _COLLECTIVE_KINDS.get(first) or next(
+        (kind for word, kind in _COLLECTIVE_KINDS.items() if word in label), "other")
     return f"{node.request_id}/L{node.layer}/{label}", kind

@@ -22,7 +22,13 @@ on each rank is one collective), and named after the group whose ranks are
 the participants.
 
 ``size`` follows :mod:`collectives`: the full buffer for all-gather and
-reduce-scatter, one rank's send buffer for all-to-all.
+reduce-scatter, one rank's send buffer for all-to-all.  Gather and scatter
+are matched on the chunk every rank holds (only the root holds the whole
+list) and expanded with ``chunk x ranks``.  Roots (broadcast, reduce,
+gather, scatter) are ranks *in the op's group*: the importer maps them
+through the matched participants.  A send/recv's peer is also group-local;
+the op does not say its group, so it is read as a global rank (exact for the
+default group).
 """
 
 import ast
@@ -37,12 +43,17 @@ PG_INIT = "## process_group:init ##"
 class C10dOp:
     kind: str                        # a collectives.KINDS name, or "send" / "recv"
     size: int                        # bytes (see the module docstring)
-    root: Optional[int] = None       # broadcast, reduce, gather, scatter
+    root: Optional[int] = None       # broadcast, reduce, gather, scatter: a group rank
     peer: Optional[int] = None       # send: destination, recv: source
     tag: int = 0
+    per_rank: bool = False           # size is one rank's chunk (gather, scatter)
 
 
-# op name -> (kind, index of the argument whose bytes are the size, index of root/peer)
+# op name -> (kind, index of the argument whose bytes are the size, index of
+# root/peer), from the ops' schemas, e.g. ``reduce_(Tensor[] tensors,
+# ProcessGroup, ReduceOp, int root_rank, int root_tensor, bool async_op, int
+# timeout)``, ``gather_(Tensor[][] output_tensors, Tensor[] input_tensors,
+# ProcessGroup, int root_rank, ...)``.
 _OPS = {
     "c10d::allreduce_": ("all_reduce", 0, None),
     "c10d::allreduce_coalesced_": ("all_reduce", 0, None),
@@ -55,9 +66,9 @@ _OPS = {
     "c10d::alltoall_base_": ("all_to_all", 1, None),
     "c10d::alltoall_": ("all_to_all", 1, None),
     "c10d::broadcast_": ("broadcast", 0, 2),
-    "c10d::reduce_": ("reduce", 0, 2),
-    "c10d::gather_": ("gather", None, 3),       # the root holds the full buffer
-    "c10d::scatter_": ("scatter", None, 3),
+    "c10d::reduce_": ("reduce", 0, 3),
+    "c10d::gather_": ("gather", 1, 3),          # the chunk each rank sends
+    "c10d::scatter_": ("scatter", 0, 3),        # the chunk each rank receives
     "c10d::barrier": ("barrier", None, None),
     "c10d::send": ("send", 0, 2),
     "c10d::recv_": ("recv", 0, 2),
@@ -76,43 +87,52 @@ def c10d_op(node):
     if spec is None or not isinstance(values, list):
         return None
     kind, sized, where = spec
-    if sized is None:            # gather / scatter / barrier: the biggest argument
-        size = max((tensor_bytes(v) for v in values), default=0)
-    else:
-        size = tensor_bytes(values[sized]) if sized < len(values) else 0
+    size = 0 if sized is None else tensor_bytes(values[sized]) if sized < len(values) else None
     at = values[where] if where is not None and where < len(values) else None
-    at = at if isinstance(at, int) and not isinstance(at, bool) else None
+    at = at if _count(at) else None
+    if size is None or (where is not None and at is None):
+        return None                  # an argument missing, or not what the schema says
     if kind in ("send", "recv"):
-        tag = values[3] if len(values) > 3 and isinstance(values[3], int) else 0
-        return C10dOp(kind, size, peer=at, tag=tag) if at is not None else None
-    return C10dOp(kind, size, root=at)
+        tag = values[3] if len(values) > 3 and _count(values[3]) else 0
+        return C10dOp(kind, size, peer=at, tag=tag)
+    return C10dOp(kind, size, root=at, per_rank=kind in ("gather", "scatter"))
+
+
+_MAX_BYTES = 2 ** 53               # a flow's limit in the trace format
 
 
 def tensor_bytes(value):
     """Bytes of a tensor ``[id, storage, offset, elements, element size, device]``
-    or of nested lists of them; 0 for anything else."""
-    if _is_tensor(value):
-        return value[3] * value[4]
+    or of nested lists of them (0 for other values); None when a tensor's size
+    is beyond the trace format's limit."""
+    if isinstance(value, list) and len(value) == 6 and isinstance(value[5], str):
+        if not all(_count(v) for v in value[:5]):
+            return None              # a tensor whose numbers are impossible
+        size = value[3] * value[4]
+        return size if size <= _MAX_BYTES else None
     if isinstance(value, list):
-        return sum(tensor_bytes(v) for v in value)
+        sizes = [tensor_bytes(v) for v in value]
+        total = None if None in sizes else sum(sizes)
+        return total if total is not None and total <= _MAX_BYTES else None
     return 0
 
 
-def _is_tensor(value):
-    return (isinstance(value, list) and len(value) == 6 and isinstance(value[5], str)
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in value[:5]))
+def _count(value):
+    """A non-negative int (a rank, a tag, a tensor dimension)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_BYTES
 
 
 def _literal(text):
     try:
         return ast.literal_eval(text) if text else None
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return None
 
 
 def process_groups(nodes):
     """``{pg_name: ranks}`` from the PG_INIT metadata node (a group listed with
-    no ranks is every rank: ``range(group_size)``)."""
+    no ranks is every rank: ``range(group_size)``); malformed entries are
+    skipped."""
     groups = {}
     for node in nodes:
         if node.name != PG_INIT:
@@ -121,14 +141,14 @@ def process_groups(nodes):
         text = values[0] if isinstance(values, list) and values else None
         try:
             listed = json.loads(text) if isinstance(text, str) else []
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             listed = []
         for group in listed if isinstance(listed, list) else []:
             if not isinstance(group, dict) or "pg_name" not in group:
                 continue
             ranks, size = group.get("ranks"), group.get("group_size")
-            if not ranks and isinstance(size, int) and size > 0:
+            if not ranks and _count(size) and 0 < size <= 1 << 20:
                 ranks = range(size)
-            if ranks:
+            if isinstance(ranks, (list, range)) and ranks and all(_count(r) for r in ranks):
                 groups[str(group["pg_name"])] = sorted(ranks)
     return groups

@@ -114,7 +114,7 @@ class _Capture:
         # Captures with GPU communication kernels (comm_type) carry the
         # transfers there; their CPU-side c10d ops only order the work.
         self.gpu_comm = any(_has_comm_type(n) for nodes in ranks.values() for n in nodes)
-        self.groups = {}                     # pg_name -> ranks (None: every rank)
+        self.groups = {}                     # pg_name -> its global ranks
         for nodes in ranks.values():
             self.groups.update(process_groups(nodes))
         self.deps = {}                       # (rank, node id) -> translated deps
@@ -130,6 +130,7 @@ class _Capture:
         self.waits = defaultdict(list)       # waiting node -> flows it waits for
         self.waiting = []                    # (nid, rank, node): zero-length, wait for flows
         self.ran = {}                        # (rank, c10d node id) -> its backend op's time
+        self.c10d = {}                       # (rank, c10d node id) -> C10dOp or None
 
     def _compute(self, rank, node, took=0.0):
         nid = f"r{rank}.n{node.id}"
@@ -140,11 +141,14 @@ class _Capture:
         for rank, nodes in self.ranks.items():
             expanded = set()
             if not self.gpu_comm:
-                expanded = {n.id for n in nodes if is_c10d(n) and c10d_op(n)}
+                for node in nodes:
+                    if is_c10d(node):
+                        self.c10d[(rank, node.id)] = c10d_op(node)
+                expanded = {i for (r, i), op in self.c10d.items() if r == rank and op}
             parent = None            # the c10d op a backend op (gloo:...) runs for
             for node in sorted(nodes, key=lambda n: n.id):
-                if node.id in expanded:
-                    parent = node.id
+                if is_c10d(node):    # one we do not expand owns its backend op's time
+                    parent = node.id if node.id in expanded else None
                 # Ids follow the ops' start order, and the backend's op starts
                 # right after its c10d op (its deps do not always name it).
                 if node.name.startswith(_RUNNER_PREFIXES) and parent is not None:
@@ -164,7 +168,7 @@ class _Capture:
                 self.notes["point-to-point nodes without comm_src/comm_dst (kept as ordering "
                            "nodes)"] += 1
                 return self._compute(rank, node)
-            tag = node.attrs.get("comm_tag", 0)
+            tag = _attr_int(node, "comm_tag", path, required=False) or 0
             if sending:
                 size = _attr_int(node, "comm_size", path)
                 self.sends[(rank, peer, tag)].append((nid, node, size))
@@ -175,9 +179,13 @@ class _Capture:
             if code not in et.COLLECTIVE_TYPES:
                 raise UserError(f"{path}: node {node.id}", f"unknown comm_type {code}")
             size = _attr_int(node, "comm_size", path)
-            self.colls[(node.attrs.get("pg_name", ""), rank)].append((nid, node, size, code))
+            pg = node.attrs.get("pg_name", "")
+            if not isinstance(pg, (str, int)) or isinstance(pg, bool):
+                raise UserError(f"{path}: node {node.id}", "attribute 'pg_name' must be a "
+                                                           "string or an integer")
+            self.colls[(str(pg), rank)].append((nid, node, size, code))
         elif is_c10d(node) and not self.gpu_comm:
-            op = c10d_op(node)
+            op = self.c10d.get((rank, node.id))
             if op is None:
                 self.notes["c10d ops without known arguments (kept as ordering nodes)"] += 1
                 self._compute(rank, node)
@@ -225,15 +233,17 @@ class _Capture:
         for index, ((group, k), members) in enumerate(members_of.items()):
             ordered = sorted(members)
             first = members[ordered[0]]
+            size = max(item[2] for item in members.values())
             if isinstance(group, tuple):                # matched by c10d operation and size
-                kind, root = group[1], first[3].root
+                kind, op = group[1], first[3]
+                root = self._global_root(op.root, ordered, kind)
+                size *= len(ordered) if op.per_rank else 1
                 name = self._group_named(ordered)
                 took = [self.ran.get((r, members[r][1].id), 0) for r in ordered]
             else:
                 kind, root = et.COLLECTIVE_TYPES[first[3]], None
                 name = self._group_named(ordered, group) if group else "world"
                 took = [members[r][1].duration_micros for r in ordered]
-            size = max(item[2] for item in members.values())
             transfers = expand_collective(kind, ordered, size, root)
             if len(ordered) < 2 and kind != "barrier":
                 self.notes[f"not expanded: {kind} {name} #{index} (only rank {ordered[0]} has "
@@ -245,6 +255,20 @@ class _Capture:
                                  recorded_cct_us=max(took) or None)
             for item in members.values():
                 self.waits[item[0]] += made
+
+    def _splits(self, ranks):
+        present = [sorted(set(m) & set(self.ranks)) for m in self.groups.values()]
+        return _disjoint_cover(ranks, [g for g in present if g])
+
+    def _global_root(self, root, ranks, kind):
+        """A root given as a rank of the op's group: the group's ranks are the
+        participants, in order (as ``new_group`` numbers them)."""
+        if root is None:
+            return None
+        if root < len(ranks):
+            return ranks[root]
+        self.notes[f"{kind} roots outside their group (the lowest rank taken)"] += 1
+        return None
 
     def _group_named(self, ranks, expected=None):
         """The process groups whose ranks with a trace file are exactly
@@ -261,6 +285,9 @@ class _Capture:
                 self.notes[f"collectives of process group {name} expanded over ranks "
                            f"{_ranges(present)} only (ranks {_ranges(missing)} have no trace "
                            f"file)"] += 1
+        if expected is None and names and self._splits(ranks):
+            self.notes["c10d collectives whose ranks form one group and also several "
+                       "smaller ones (taken as one collective)"] += 1
         if names or expected:
             return "+".join(names) or expected
         return "ranks" + _ranges(ranks)
@@ -270,6 +297,16 @@ class _Capture:
             self.builder.compute(nid, self.request_id, self.host_of(rank), 0.0,
                                  self.deps[(rank, node.id)] + self.waits[nid],
                                  label=node.name or None)
+
+
+def _disjoint_cover(ranks, groups):
+    """Whether ``ranks`` is the union of two or more disjoint ``groups``."""
+    smaller = [set(g) for g in groups if set(g) < set(ranks)]
+    covered = set()
+    for group in smaller:
+        if not group & covered:
+            covered |= group
+    return covered == set(ranks) and len(smaller) > 1
 
 
 def _ranges(ranks):

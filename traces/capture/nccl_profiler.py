@@ -36,6 +36,7 @@ in the array (the plugin writes event n on line n + 1).
 
 import gzip
 import json
+import math
 import os
 import re
 import zlib
@@ -95,6 +96,9 @@ def import_nccl_profiler(inputs, host_of, intra_host_bps=DEFAULT_INTRA_HOST_BPS,
         for op in group:
             last[op["who"]] = (done, op["end"])
 
+    if not groups:
+        raise UserError(inputs[0], "only Recv events: no collective or Send to replay (give "
+                                   "the senders' files too)")
     _schedule(groups, build, notes)
     needed = {d for node in builder.nodes for d in node.deps}
     sinks = [n.id for n in builder.nodes if n.id not in needed]
@@ -175,6 +179,8 @@ def _read_ops(path, notes):
         frame = {"name": name, "cat": cat, "index": index, "latest": ts, "args": args}
         owner = next((f["op"] for f in reversed(stack) if "op" in f), None)
         if cat in ("COLL", "P2P"):
+            if event.get("pid") is not None and not _count(event["pid"]):
+                raise UserError(where, f"pid must be a process id, got {event['pid']!r}")
             frame["op"] = _op(path, where, name, cat, args, ts, origin, event.get("pid"), stack)
             ops.append(frame["op"])
         elif cat == "PROXY" and name in PROXY_OPS and owner is None:
@@ -193,12 +199,16 @@ def _read_ops(path, notes):
 
 def _op(path, where, name, cat, args, ts, origin, pid, stack):
     required = ("CommHash", "Rank", "Count") + ("Peer",) * (cat == "P2P") + ("SeqNum",) * ("SeqNum" in args)
-    bad = next((key for key in required if type(args.get(key)) is not int or args[key] < 0),
+    # CommHash is a 64-bit hash; the rest are counts
+    bad = next((key for key in required if not (_count(args.get(key)) or key == "CommHash" and
+                                                type(args.get(key)) is int and args[key] >= 0)),
                None if "Datatype" in args else "Datatype")
     if bad:
         raise UserError(where, f"{cat} {name!r} without a valid {bad}")
     if type(args["Datatype"]) not in (int, str) or args["Datatype"] not in DATATYPE_BYTES:
         raise UserError(where, f"unknown NCCL datatype {args['Datatype']!r}")
+    if not _count(args["Count"] * DATATYPE_BYTES[args["Datatype"]]):
+        raise UserError(where, f"{cat} {name!r}: Count x datatype size is beyond 2^53 bytes")
     base = name.removeprefix("nccl")            # v1 names are "ncclAllReduce", "ncclSend"
     kind = base.lower() if cat == "P2P" else OPERATIONS.get(base, base.lower())
     api = stack[-1]["args"] if stack and stack[-1]["cat"] == "COLL_API" else {}     # v5+: root
@@ -217,8 +227,8 @@ def _proxy_op(where, name, args, ts, owner, frame):
     if name not in ("ScheduleSend", "ProgressSend", "Send"):
         return
     peer, nbytes = args.get("Peer"), args.get("transSize")
-    if type(peer) is not int or type(nbytes) is not int:
-        raise UserError(where, f"proxy operation {name!r} without Peer or transSize")
+    if not _count(peer) or not _count(nbytes):
+        raise UserError(where, f"proxy operation {name!r} without a valid Peer or transSize")
     key = (args.get("Channel"), peer)
     if name == "ScheduleSend":
         owner["scheduled"][key] = ts
@@ -345,5 +355,11 @@ def _took(start, end):
     return end - start if start > 0 and end > start else None
 
 
+def _count(value):
+    """A whole number from 0 to 2^53 (a rank, a count, bytes: exact in the trace format)."""
+    return type(value) is int and 0 <= value <= 2 ** 53
+
+
 def _number(value):
-    return value if type(value) in (int, float) else None
+    """A finite timestamp (JSON lets NaN and Infinity through), else None."""
+    return value if type(value) in (int, float) and math.isfinite(value) else None
