@@ -211,3 +211,16 @@ def test_malformed_process_groups_are_skipped():
     node = ChakraNode(1, PG_INIT, 1, inputs={"values": repr([json.dumps(listed)])})
     assert process_groups([node]) == {"3": [0, 1]}
     assert process_groups([ChakraNode(1, PG_INIT, 1, inputs={"values": "[1e999999]"})]) == {}
+
+
+@pytest.mark.parametrize("node, message", [
+    (ChakraNode(1, "gemm", COMP, duration_micros=2 ** 63 - 1), "beyond the trace format's 1e12"),
+    (ChakraNode(1, "ar", COLL, attrs={"comm_type": 0, "comm_size": 2 ** 60}), "from 0 to 2^53"),
+    (ChakraNode(1, "ar", COLL, attrs={"comm_type": 0, "comm_size": float("nan")}),
+     "without integer attribute 'comm_size'"),
+])
+def test_impossible_numbers_name_the_file_and_node(tmp_path, node, message):
+    write_et(tmp_path / "n.0.et", GlobalMetadata(), [node])
+    with pytest.raises(UserError) as info:
+        import_chakra([str(tmp_path / "n.0.et")], rank_host_map())
+    assert message in info.value.message and "n.0.et: node 1" in str(info.value)

@@ -18,6 +18,7 @@ from the file are dropped and counted.  The whole trace is one request,
 """
 
 import glob
+import math
 import os
 import re
 from collections import defaultdict
@@ -67,14 +68,21 @@ def find_et_files(inputs):
 
 def _attr_int(node, name, path, required=True):
     value = node.attrs.get(name)
-    if value is None or isinstance(value, (list, str, bytes)):
-        if required:
-            raise UserError(f"{path}: node {node.id}", f"{et.NODE_TYPES.get(node.type, node.type)} "
-                                                       f"node without integer attribute '{name}'")
+    where = f"{path}: node {node.id}"
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        if required or value is not None:
+            raise UserError(where, f"{et.NODE_TYPES.get(node.type, node.type)} node without "
+                                   f"integer attribute '{name}'")
         return None
-    if int(value) < 0:
-        raise UserError(f"{path}: node {node.id}", f"attribute '{name}' is negative ({value})")
-    return int(value)
+    if not 0 <= value <= _MAX_INT:
+        raise UserError(where, f"attribute '{name}' must be from 0 to 2^53, got {value}")
+    return value
+
+
+_MAX_INT = 2 ** 53              # exact in the trace format
+_MAX_US = 1e12                  # the trace format's longest duration (11.6 days)
 
 
 def import_chakra(inputs, host_of, intra_host_bps=DEFAULT_INTRA_HOST_BPS, protocol="tcp",
@@ -134,6 +142,9 @@ class _Capture:
 
     def _compute(self, rank, node, took=0.0):
         nid = f"r{rank}.n{node.id}"
+        if took > _MAX_US:
+            raise UserError(f"{self.files[rank]}: node {node.id}",
+                            f"duration_micros {took} is beyond the trace format's 1e12 us")
         self.builder.compute(nid, self.request_id, self.host_of(rank), took,
                              self.deps[(rank, node.id)], label=node.name or None)
 
@@ -208,7 +219,7 @@ class _Capture:
             self.notes["sends without a matching receive"] += max(0, len(items) - len(matched))
             for k, (nid, node, size) in enumerate(items):
                 mine = self.deps[(src, node.id)]
-                took = self.ran.get((src, node.id)) or node.duration_micros or None
+                took = self._recorded(self.ran.get((src, node.id)) or node.duration_micros)
                 made = self.builder.transfer(nid, self.request_id, self.host_of(src),
                                              self.host_of(dst), size, "other", mine,
                                              label=node.name or None,
@@ -252,9 +263,15 @@ class _Capture:
                                  transfers, self.host_of,
                                  lambda rank: self.deps[(rank, members[rank][1].id)],
                                  label=f"{kind} {name} #{index}",
-                                 recorded_cct_us=max(took) or None)
+                                 recorded_cct_us=self._recorded(max(took)))
             for item in members.values():
                 self.waits[item[0]] += made
+
+    def _recorded(self, took):
+        if took > _MAX_US:
+            self.notes["recorded durations beyond 1e12 us (ignored)"] += 1
+            return None
+        return took or None
 
     def _splits(self, ranks):
         present = [sorted(set(m) & set(self.ranks)) for m in self.groups.values()]
