@@ -109,11 +109,12 @@ def test_a_generated_deployment_with_multi_gpu_hosts_spans_gpus_of_several_hosts
     assert data["gpus_per_host"] == 4 and [i["ep"] for i in data["prefill_instances"]] == [8, 8]
     topo, dep, trace = (tmp_path / n for n in ("ls.yaml", "dep.yaml", "t.jsonl"))
     assert run_cli("topology", "generate", "leaf-spine", "--leaves", "2", "--spines", "2",
-                   "--hosts-per-leaf", "4", "--out", topo).returncode == 0
+                   "--hosts-per-leaf", "4", "--rate", "400Gbps", "--out", topo).returncode == 0
     result = run_cli("trace", "deployment", "--topology", topo, "--prefill-instances", "2",
                      "--degree", "2", "--gpus-per-host", "4", "--out", dep)
     assert result.returncode == 0, result.stderr
     assert "x 4 GPUs (ep 8)" in result.stdout
+    assert "nic_rate: 400Gbps" in dep.read_text()          # the topology's host links
     result = run_cli("trace", "synth", "--requests", "builtin:n=2", "--model", "mixtral-8x7b",
                      "--layers", "2", "--deployment", dep, "--out", trace)
     assert result.returncode == 0, result.stderr

@@ -1,0 +1,49 @@
+"""The ready deployments (traces/deployments/): each synthesizes a valid
+trace on its topology; paper_testbed_8x4 runs every scheduler on the
+simulator (the emulator: tests/test_paper_testbed_root.py)."""
+
+import json
+
+import pytest
+
+from tests.helpers import run_cli
+from traces import load_trace
+
+SCHEDULERS = ["fair", "sjf", "edf", "pias", "karuna", "mfs"]
+READY = {"paper_testbed_8x4": "single_tor_8", "sim_32x8": "topologies/leaf_spine_32.yaml"}
+
+
+def synth(tmp_path, deployment, requests="builtin:n=20,rate=2000", layers=2):
+    out = tmp_path / f"{deployment}.jsonl"
+    made = run_cli("trace", "synth", "--requests", requests, "--model", "mixtral-8x7b",
+                   "--layers", layers, "--deployment", f"traces/deployments/{deployment}.yaml",
+                   "--out", out)
+    assert made.returncode == 0, made.stderr
+    return out
+
+
+@pytest.mark.parametrize("deployment", READY)
+def test_ready_deployment_synthesizes_on_its_topology(tmp_path, deployment):
+    out = synth(tmp_path, deployment)
+    checked = run_cli("trace", "validate", out, "--topology", READY[deployment])
+    assert checked.returncode == 0, checked.stderr
+    trace = load_trace(out)
+    gpus = {"paper_testbed_8x4": 4, "sim_32x8": 8}[deployment]
+    # an instance spans two servers: the all-to-all crosses the network, and the
+    # share of each layer's tokens for the sender's own GPUs stays in its server
+    collectives = [f for f in trace.flows() if f.stage == "collective"]
+    assert collectives and all(f.src != f.dst for f in collectives)
+    local = [n for n in trace.nodes if n.kind == "compute" and "dispatch@" in n.id]
+    assert local and all(n.duration_us > 0 for n in local)
+    assert trace.meta["deployment"] == deployment and gpus > 1
+
+
+def test_paper_testbed_runs_every_scheduler_on_the_simulator(tmp_path):
+    out = tmp_path / "run"
+    result = run_cli("run", "--backend", "sim", "--trace", synth(tmp_path, "paper_testbed_8x4"),
+                     "--scheduler", ",".join(SCHEDULERS), "--out", out, timeout=300)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())["schedulers"]
+    assert list(summary) == SCHEDULERS
+    assert all(m["requests_finished"] == 20 and m["slo_attainment"] is not None
+               for m in summary.values())
