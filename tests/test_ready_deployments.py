@@ -10,7 +10,8 @@ from tests.helpers import run_cli
 from traces import load_trace
 
 SCHEDULERS = ["fair", "sjf", "edf", "pias", "karuna", "mfs"]
-READY = {"paper_testbed_8x4": "single_tor_8", "sim_32x8": "topologies/leaf_spine_32.yaml"}
+READY = {"paper_testbed_8x4": "single_tor_8", "sim_32x8": "topologies/leaf_spine_32.yaml",
+         "paper_testbed_8x4_rail": "topologies/rail_8x4.yaml"}
 
 
 def synth(tmp_path, deployment, requests="builtin:n=20,rate=2000", layers=2):
@@ -28,14 +29,14 @@ def test_ready_deployment_synthesizes_on_its_topology(tmp_path, deployment):
     checked = run_cli("trace", "validate", out, "--topology", READY[deployment])
     assert checked.returncode == 0, checked.stderr
     trace = load_trace(out)
-    gpus = {"paper_testbed_8x4": 4, "sim_32x8": 8}[deployment]
-    # an instance spans two servers: the all-to-all crosses the network, and the
-    # share of each layer's tokens for the sender's own GPUs stays in its server
+    server = (lambda host: host.split("g")[0]) if deployment.endswith("rail") else str
+    # an instance spans two servers: the all-to-all crosses the network between
+    # servers, and the share for GPUs of the sender's own server stays in it
     collectives = [f for f in trace.flows() if f.stage == "collective"]
-    assert collectives and all(f.src != f.dst for f in collectives)
-    local = [n for n in trace.nodes if n.kind == "compute" and "dispatch@" in n.id]
+    assert collectives and all(server(f.src) != server(f.dst) for f in collectives)
+    local = [n for n in trace.nodes if n.kind == "compute" and n.label == "all-to-all dispatch"]
     assert local and all(n.duration_us > 0 for n in local)
-    assert trace.meta["deployment"] == deployment and gpus > 1
+    assert trace.meta["deployment"] == deployment
 
 
 def test_paper_testbed_runs_every_scheduler_on_the_simulator(tmp_path):
@@ -47,3 +48,17 @@ def test_paper_testbed_runs_every_scheduler_on_the_simulator(tmp_path):
     assert list(summary) == SCHEDULERS
     assert all(m["requests_finished"] == 20 and m["slo_attainment"] is not None
                for m in summary.values())
+
+
+def test_rail_servers_are_validated(tmp_path):
+    bad = tmp_path / "rail.yaml"
+    text = open("traces/deployments/paper_testbed_8x4_rail.yaml").read()
+    bad.write_text(text.replace("gpus_per_host: 1", "gpus_per_host: 4"))
+    made = run_cli("trace", "synth", "--requests", "builtin:n=2", "--model", "mixtral-8x7b",
+                   "--deployment", bad, "--out", tmp_path / "t.jsonl")
+    assert made.returncode == 2 and "gpus_per_host must be 1" in made.stderr
+    assert "Traceback" not in made.stderr and not (tmp_path / "t.jsonl").exists()
+    bad.write_text(text.replace("[s2g1, s2g2, s2g3, s2g4]", "[s1g1, s2g2, s2g3, s2g4]", 1))
+    made = run_cli("trace", "synth", "--requests", "builtin:n=2", "--model", "mixtral-8x7b",
+                   "--deployment", bad, "--out", tmp_path / "t.jsonl")
+    assert made.returncode == 2 and "'s1g1' is in servers" in made.stderr

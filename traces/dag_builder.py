@@ -26,14 +26,17 @@ class DagBuilder:
     """Collects nodes; ``transfer`` turns host-to-itself traffic into a local delay.
 
     ``intra_host_bps`` is the rate of copies between GPUs of one host
-    (NVLink/PCIe); ``protocol_of(stage)`` picks each flow's transport.
+    (NVLink/PCIe); ``protocol_of(stage)`` picks each flow's transport;
+    ``server_of(host)`` groups hosts that are GPUs of one server (rail-style
+    NICs), whose traffic is local too.
     """
 
-    def __init__(self, intra_host_bps=None, protocol_of=None):
+    def __init__(self, intra_host_bps=None, protocol_of=None, server_of=None):
         self.nodes = []
         self._ids = set()
         self.intra_host_bps = intra_host_bps
         self.protocol_of = protocol_of or (lambda stage: "tcp")
+        self.server_of = server_of or (lambda host: host)
 
     def _add(self, node):
         if node.id in self._ids:
@@ -66,7 +69,7 @@ class DagBuilder:
         """
         if nbytes <= 0:
             return _unique(deps)
-        if src != dst:
+        if self.server_of(src) != self.server_of(dst):
             return [self.flow(node_id, request_id, src, dst, nbytes, stage, deps, layer, label,
                               **recorded)]
         if not self.intra_host_bps:

@@ -20,11 +20,18 @@ A deployment YAML (``traces/deployments/*.yaml``)::
 An instance's parallel degree is all its GPUs: MoE models run data-parallel
 attention and expert parallelism (EP) over them, dense models tensor
 parallelism (TP).
+
+NICs: by default a host is a server whose ``gpus_per_host`` GPUs share its
+one NIC.  Rail-style servers give each GPU its own NIC: then a host is one
+GPU (``gpus_per_host: 1``) and ``servers`` groups the hosts of one server,
+e.g. ``servers: [[s1g1, s1g2, s1g3, s1g4], ...]`` on a
+``topology generate rail`` fabric; traffic between GPUs of one server stays
+off the network (a local delay at ``intra_host_rate``).
 """
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from common.errors import UserError
 from common.units import parse_rate
@@ -69,6 +76,8 @@ class Deployment(_Strict):
     slo_scale: float = Field(default=3.0, gt=0)
     instance_queue: Literal["fcfs", "none"] = "fcfs"
     protocols: dict[str, Literal[PROTOCOLS]] = Field(default_factory=dict)
+    servers: list[list[str]] = Field(default_factory=list)   # rail-style: GPU hosts per server
+    _server: dict = PrivateAttr(default_factory=dict)         # host -> its server's name
 
     _rates = field_validator("nic_rate", "intra_host_rate", mode="before")(lambda v: _rate(v))
 
@@ -98,9 +107,22 @@ class Deployment(_Strict):
         for host in self.decode_hosts:
             if host in seen:
                 raise ValueError(f"decode host {host!r} is also a prefill host")
+        for i, server in enumerate(self.servers):
+            for host in server:
+                if host in self._server:
+                    raise ValueError(f"host {host!r} is in servers {self._server[host]} and "
+                                     f"server{i}")
+                self._server[host] = f"server{i}"
+        if self.servers and self.gpus_per_host != 1:
+            raise ValueError("with servers (one NIC per GPU) a host is one GPU: "
+                             "gpus_per_host must be 1")
         return self
 
     # -- derived --------------------------------------------------------------
+    def server_of(self, host):
+        """The server a host belongs to (itself, unless ``servers`` groups it)."""
+        return self._server.get(host, host)
+
     def nic(self, host):
         return self.host_nic_rates.get(host, self.nic_rate)
 

@@ -43,7 +43,7 @@ def synthesize(requests, model, deployment, p2d=None, slo_scale=None, seed=0, so
     """Build the DAG trace; ``p2d`` / ``slo_scale`` override the deployment's."""
     p2d = p2d or deployment.p2d
     slo_scale = slo_scale or deployment.slo_scale
-    builder = DagBuilder(deployment.intra_host_rate, deployment.protocol)
+    builder = DagBuilder(deployment.intra_host_rate, deployment.protocol, deployment.server_of)
     cache = PrefixCache(deployment.kv_cache, seed)
     instances = itertools.cycle(range(len(deployment.prefill_instances)))
     decode_hosts = itertools.cycle(deployment.decode_hosts)
