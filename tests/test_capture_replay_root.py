@@ -15,6 +15,8 @@ pytestmark = pytest.mark.root
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CAPTURES = {
+    "pcap-tcpdump": ("pcap", FIXTURES / "pcap/two_hosts.pcap",
+                     "--host-map", "10.99.0.1=h1,10.99.0.2=h2"),
     "chakra-gloo": ("chakra", FIXTURES / "chakra/pytorch_gloo_w4/gloo_w4"),
     "chakra-gloo-unlinked": ("chakra", FIXTURES / "chakra/pytorch_gloo_w2_hostonly/gloo_w2_host"),
     "chakra-text": ("chakra", FIXTURES / "chakra/text_dp_n4/dp_2layer"),
@@ -36,9 +38,9 @@ def replay(trace_path, out):
 
 @pytest.mark.parametrize("name", CAPTURES)
 def test_captured_trace_replays_and_is_compared_with_its_capture(root_env, tmp_path, name):
-    fmt, source = CAPTURES[name]
+    fmt, source, *options = CAPTURES[name]
     trace_path = tmp_path / "job.jsonl"
-    imported = run_cli("trace", "import", fmt, source, "--capture-rate", "10Gbps",
+    imported = run_cli("trace", "import", fmt, source, *options, "--capture-rate", "10Gbps",
                        "--out", trace_path)
     assert imported.returncode == 0, imported.stderr
     assert run_cli("trace", "validate", trace_path, "--topology", "single_tor_8").returncode == 0
@@ -49,6 +51,7 @@ def test_captured_trace_replays_and_is_compared_with_its_capture(root_env, tmp_p
     # every captured transfer crossed the fabric and the job finished
     assert (m["flows"], m["flows_completed"], m["flows_failed"]) == (len(flows), len(flows), 0)
     assert m["requests_finished"] == 1
+    assert m["capture_flows_compared"] == sum(1 for f in flows if f.recorded_fct_us)
     # a captured job has no SLO: no attainment, shown as "-"
     assert m["slo_attainment"] is None and m["requests_with_slo"] == 0
     (row,) = [line for line in result.stdout.splitlines() if line.startswith("fair ")]

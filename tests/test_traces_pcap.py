@@ -137,3 +137,20 @@ def test_not_a_capture(tmp_path, capsys):
     assert err.strip() == f"error: {path}: not a pcap or pcapng file (unknown magic number)"
     with pytest.raises(UserError, match="no TCP or UDP packets"):
         import_pcap(classic_pcap(tmp_path / "arp.pcap", sample_packets()[4:]), NameHostMap())
+
+
+def test_a_tcpdump_capture_of_real_tcp(tmp_path):
+    """tests/fixtures/pcap/two_hosts.pcap (its README says how it was made):
+    four transfers over a 1 Gbit/s veth, each a flow of its exact size whose
+    captured duration no faster than the link allows."""
+    from pathlib import Path
+    path = Path(__file__).parent / "fixtures" / "pcap" / "two_hosts.pcap"
+    trace, notes = import_pcap(str(path), NameHostMap("10.99.0.1=h1,10.99.0.2=h2", strict=True))
+    trace.validate()
+    flows = trace.flows()
+    assert sorted((f.src, f.dst, f.bytes) for f in flows) == [
+        ("h1", "h2", 1000000), ("h1", "h2", 2000000), ("h1", "h2", 4000000),
+        ("h2", "h1", 1000000)]
+    for flow in flows:
+        assert flow.bytes * 8 / (flow.recorded_fct_us * 1e-6) <= 1.0e9   # the tbf's rate
+    assert notes["flows below the minimum size (e.g. pure ACK directions)"] == 4
