@@ -123,3 +123,16 @@ def test_a_generated_deployment_with_multi_gpu_hosts_spans_gpus_of_several_hosts
     # one peer host per instance: a dispatch and a combine per layer cross the network
     assert flows and all(n.src != n.dst for n in flows)
     assert len(flows) == 2 * 2 * 2
+
+
+def test_a_generated_deployment_keeps_hosts_with_other_nic_rates(tmp_path):
+    topo, dep = tmp_path / "mixed.yaml", tmp_path / "dep.yaml"
+    links = "\n".join(f"  - {{a: h{i}, b: tor1{', rate: 200Gbps' if i == 4 else ''}}}"
+                      for i in range(1, 5))
+    topo.write_text("name: mixed\ndefaults: {rate: 100Gbps}\nhosts: [h1, h2, h3, h4]\n"
+                    f"switches: [tor1]\nlinks:\n{links}\n")
+    result = run_cli("trace", "deployment", "--topology", topo, "--prefill-instances", "1",
+                     "--degree", "2", "--decode-hosts", "1", "--out", dep)
+    assert result.returncode == 0, result.stderr
+    text = dep.read_text()
+    assert "nic_rate: 100Gbps" in text and "host_nic_rates: {h4: 200Gbps}" in text

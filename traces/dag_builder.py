@@ -62,7 +62,8 @@ class DagBuilder:
                  label=None, **recorded):
         """Move ``nbytes``; returns the ids a consumer of the data must wait for.
 
-        Across hosts this is a flow; inside one host a compute node lasting
+        Between servers this is a flow; inside one server (one host, or GPU
+        hosts that ``server_of`` groups) a compute node lasting
         ``nbytes * 8 / intra_host_bps`` (traffic that never reaches the
         network); nothing at all for zero bytes.  ``recorded`` (captured
         timings, ``recorded_fct_us`` / ``recorded_cct_us``) goes on a flow.

@@ -107,15 +107,24 @@ class Deployment(_Strict):
         for host in self.decode_hosts:
             if host in seen:
                 raise ValueError(f"decode host {host!r} is also a prefill host")
-        for i, server in enumerate(self.servers):
-            for host in server:
-                if host in self._server:
-                    raise ValueError(f"host {host!r} is in servers {self._server[host]} and "
-                                     f"server{i}")
-                self._server[host] = f"server{i}"
-        if self.servers and self.gpus_per_host != 1:
-            raise ValueError("with servers (one NIC per GPU) a host is one GPU: "
-                             "gpus_per_host must be 1")
+        server = {}                     # built whole, so validating twice is harmless
+        for i, hosts in enumerate(self.servers):
+            if not hosts:
+                raise ValueError(f"servers.{i} is empty")
+            for host in hosts:
+                if host in server:
+                    raise ValueError(f"host {host!r} is in servers.{server[host][6:]} and "
+                                     f"servers.{i}")
+                server[host] = f"server{i}"
+        if self.servers:
+            if self.gpus_per_host != 1:
+                raise ValueError("with servers (one NIC per GPU) a host is one GPU: "
+                                 "gpus_per_host must be 1")
+            missing = [h for h in self.hosts() if h not in server]
+            if missing:
+                raise ValueError(f"host {missing[0]!r} is in no server (with servers, every "
+                                 f"prefill, decode and cache host must be listed in one)")
+        self._server = server
         return self
 
     # -- derived --------------------------------------------------------------

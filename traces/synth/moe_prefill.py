@@ -8,7 +8,13 @@ balanced, so a host with ``g`` GPUs receives ``g / EP`` of the
 ``new x top_k x hidden x 2`` bytes each way; the share for the attention
 host's own GPUs stays in the host (a local delay for the ``g - 1`` other
 GPUs).  With one GPU per host, ``(EP - 1) / EP`` of the bytes cross the
-network, as in the issue's formula.
+network, as in the issue's formula.  With rail-style ``servers`` (one GPU and
+NIC per host), the share for the other GPUs of the attention GPU's server is
+one local delay per GPU, in parallel, each at ``intra_host_rate``: a GPU's
+NVLink is then counted once per peer, so such copies are up to ``g - 1``
+times faster than the one copy of a shared-NIC host (NVLink time is small
+beside the network's either way).  Every byte to another server leaves
+through the attention GPU's own NIC (no relay over NVLink).
 
 Per layer ``l``:  attn@A -> dispatch A>X -> expert@X -> combine X>A -> attn@A (l+1)
 """

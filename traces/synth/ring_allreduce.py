@@ -4,9 +4,10 @@
 bytes is cut into N chunks; in reduce-scatter step ``s`` rank ``i`` sends
 chunk ``(i - s) mod N`` to rank ``i + 1``, in all-gather step ``s`` chunk
 ``(i + 1 - s) mod N``.  Each ring edge therefore carries ``2 (N-1) / N x
-size`` bytes in total.  Edges between hosts are flows; the ``g - 1`` edges
+size`` bytes in total.  Edges between servers are flows; the ``g - 1`` edges
 inside a host run in parallel over NVLink and are one local-delay node per
-step.  A host's step waits for its previous step and for the chunk that
+step (with rail-style ``servers``, an edge between GPU hosts of one server is
+a local delay of its own).  A host's step waits for its previous step and for the chunk that
 arrived from the previous host.
 """
 
