@@ -41,13 +41,19 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
-    _reexec_in_venv()
-    sys.path.insert(0, HERE)
-    from common.errors import UserError
+def install_signal_handlers():
+    """SIGTERM unwinds like Ctrl-C so every fabric removes what it created;
+    only in this process, not in a forked copy that inherited the handler.
 
-    # SIGTERM unwinds like Ctrl-C so every fabric removes what it created;
-    # only in this process, not in a forked copy that inherited the handler.
+    Python runs a signal handler wherever the main thread is, and an
+    exception raised inside a ``__del__`` or a garbage-collection callback is
+    printed and dropped, not raised ("Exception ignored in ..."): a signal
+    that lands there would be lost and the run would go on.  Such a dropped
+    SystemExit or KeyboardInterrupt sends the signal again, once, a moment
+    later (from a helper thread, so not inside this hook, where it would be
+    dropped for good), to be raised at the next point that can raise it.
+    """
+    import threading
     main_pid = os.getpid()
 
     def on_sigterm(signum, frame):
@@ -55,7 +61,32 @@ def main(argv=None):
             sys.exit(128 + signum)
         os._exit(128 + signum)
 
+    default_hook = sys.unraisablehook
+
+    def on_unraisable(info):
+        default_hook(info)
+        if os.getpid() != main_pid:
+            return
+        again = None
+        if isinstance(info.exc_value, SystemExit) and info.exc_value.code == 128 + signal.SIGTERM:
+            again = signal.SIGTERM
+        elif isinstance(info.exc_value, KeyboardInterrupt):
+            again = signal.SIGINT
+        if again is not None:
+            resend = threading.Timer(0.1, os.kill, (main_pid, again))
+            resend.daemon = True
+            resend.start()
+
     signal.signal(signal.SIGTERM, on_sigterm)
+    sys.unraisablehook = on_unraisable
+
+
+def main(argv=None):
+    _reexec_in_venv()
+    sys.path.insert(0, HERE)
+    from common.errors import UserError
+
+    install_signal_handlers()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -43,3 +43,37 @@ def test_a_reader_that_leaves_early_gets_no_traceback():
     proc.stdout.close()                       # the reader is gone before the first line
     _, err = proc.communicate(timeout=120)
     assert b"Traceback" not in err and b"BrokenPipeError" not in err, err.decode()
+
+
+DROPPED_SIGNAL = """
+import os, signal, sys, time
+sys.path.insert(0, {repo!r})
+import run_emulation
+run_emulation.install_signal_handlers()
+
+class Dropped:
+    def __del__(self):                       # the handler runs here, where its
+        os.kill(os.getpid(), signal.SIGTERM) # SystemExit is printed and dropped
+        for _ in range(100000):
+            pass
+
+Dropped()
+for _ in range(100):
+    time.sleep(0.01)
+print("the run went on")
+"""
+
+
+def test_a_sigterm_that_lands_in_a_destructor_still_stops_the_run(tmp_path):
+    """Python drops an exception raised inside __del__; the CLI's handlers
+    send the signal again so the run unwinds (a CI run once finished a soak
+    with exit 0 after its SIGTERM)."""
+    import subprocess
+    import sys
+    from tests.helpers import REPO
+    script = tmp_path / "dropped.py"
+    script.write_text(DROPPED_SIGNAL.format(repo=str(REPO)))
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=60)
+    assert "Exception ignored" in result.stderr            # the first one was dropped
+    assert result.returncode == 143 and "the run went on" not in result.stdout

@@ -144,7 +144,8 @@ def test_sigterm_removes_everything_the_run_created(root_env, tmp_path, command,
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 128 + signal.SIGTERM
+    out, err = proc.communicate()
+    assert proc.returncode == 128 + signal.SIGTERM, (out[-2000:], err[-2000:])
     assert set(ovs.bridges()) == bridges_before
     assert not shells()
     assert not emulated_links()
