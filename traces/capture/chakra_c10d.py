@@ -36,6 +36,8 @@ import json
 from dataclasses import dataclass
 from typing import Optional
 
+from traces.capture.collective_nodes import MAX_EXACT, is_count
+
 PG_INIT = "## process_group:init ##"
 
 
@@ -89,16 +91,13 @@ def c10d_op(node):
     kind, sized, where = spec
     size = 0 if sized is None else tensor_bytes(values[sized]) if sized < len(values) else None
     at = values[where] if where is not None and where < len(values) else None
-    at = at if _count(at) else None
+    at = at if is_count(at) else None
     if size is None or (where is not None and at is None):
         return None                  # an argument missing, or not what the schema says
     if kind in ("send", "recv"):
-        tag = values[3] if len(values) > 3 and _count(values[3]) else 0
+        tag = values[3] if len(values) > 3 and is_count(values[3]) else 0
         return C10dOp(kind, size, peer=at, tag=tag)
     return C10dOp(kind, size, root=at, per_rank=kind in ("gather", "scatter"))
-
-
-_MAX_BYTES = 2 ** 53               # a flow's limit in the trace format
 
 
 def tensor_bytes(value):
@@ -106,20 +105,15 @@ def tensor_bytes(value):
     or of nested lists of them (0 for other values); None when a tensor's size
     is beyond the trace format's limit."""
     if isinstance(value, list) and len(value) == 6 and isinstance(value[5], str):
-        if not all(_count(v) for v in value[:5]):
+        if not all(is_count(v) for v in value[:5]):
             return None              # a tensor whose numbers are impossible
         size = value[3] * value[4]
-        return size if size <= _MAX_BYTES else None
+        return size if size <= MAX_EXACT else None
     if isinstance(value, list):
         sizes = [tensor_bytes(v) for v in value]
         total = None if None in sizes else sum(sizes)
-        return total if total is not None and total <= _MAX_BYTES else None
+        return total if total is not None and total <= MAX_EXACT else None
     return 0
-
-
-def _count(value):
-    """A non-negative int (a rank, a tag, a tensor dimension)."""
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_BYTES
 
 
 def _literal(text):
@@ -147,8 +141,8 @@ def process_groups(nodes):
             if not isinstance(group, dict) or "pg_name" not in group:
                 continue
             ranks, size = group.get("ranks"), group.get("group_size")
-            if not ranks and _count(size) and 0 < size <= 1 << 20:
+            if not ranks and is_count(size) and 0 < size <= 1 << 20:
                 ranks = range(size)
-            if isinstance(ranks, (list, range)) and ranks and all(_count(r) for r in ranks):
+            if isinstance(ranks, (list, range)) and ranks and all(is_count(r) for r in ranks):
                 groups[str(group["pg_name"])] = sorted(ranks)
     return groups

@@ -26,12 +26,10 @@ from collections import defaultdict
 from common.errors import UserError
 from traces.capture import chakra_et as et
 from traces.capture.chakra_c10d import c10d_op, is_c10d, process_groups
-from traces.capture.collective_nodes import add_transfers
+from traces.capture.collective_nodes import MAX_US, add_transfers, is_count, single_request_trace
 from traces.capture.collectives import expand_collective
 from traces.capture.protobuf_wire import WireError
 from traces.dag_builder import DEFAULT_INTRA_HOST_BPS, DagBuilder
-from traces.model import Request
-from traces.trace import Trace
 
 _RANK = re.compile(r"\.(\d+)\.et(?:\.gz)?$")
 
@@ -76,13 +74,9 @@ def _attr_int(node, name, path, required=True):
             raise UserError(where, f"{et.NODE_TYPES.get(node.type, node.type)} node without "
                                    f"integer attribute '{name}'")
         return None
-    if not 0 <= value <= _MAX_INT:
+    if not is_count(value):
         raise UserError(where, f"attribute '{name}' must be from 0 to 2^53, got {value}")
     return value
-
-
-_MAX_INT = 2 ** 53              # exact in the trace format
-_MAX_US = 1e12                  # the trace format's longest duration (11.6 days)
 
 
 def import_chakra(inputs, host_of, intra_host_bps=DEFAULT_INTRA_HOST_BPS, protocol="tcp",
@@ -103,9 +97,9 @@ def import_chakra(inputs, host_of, intra_host_bps=DEFAULT_INTRA_HOST_BPS, protoc
     cap.pair_point_to_point()
     cap.expand_collectives()
     cap.finish_waiting_nodes()
-    trace = _single_request_trace(cap.builder, request_id,
-                                  host_of(min(ranks)) if ranks else "h1")
-    trace.source = "trace import chakra " + " ".join(os.path.basename(p) for p in files.values())
+    trace = single_request_trace(cap.builder, request_id, host_of(min(ranks)) if ranks else "h1",
+                                 "trace import chakra " + " ".join(os.path.basename(p)
+                                                                   for p in files.values()))
     return trace, {k: v for k, v in cap.notes.items() if v}
 
 
@@ -142,7 +136,7 @@ class _Capture:
 
     def _compute(self, rank, node, took=0.0):
         nid = f"r{rank}.n{node.id}"
-        if took > _MAX_US:
+        if took > MAX_US:
             raise UserError(f"{self.files[rank]}: node {node.id}",
                             f"duration_micros {took} is beyond the trace format's 1e12 us")
         self.builder.compute(nid, self.request_id, self.host_of(rank), took,
@@ -268,7 +262,7 @@ class _Capture:
                 self.waits[item[0]] += made
 
     def _recorded(self, took):
-        if took > _MAX_US:
+        if took > MAX_US:
             self.notes["recorded durations beyond 1e12 us (ignored)"] += 1
             return None
         return took or None
@@ -341,12 +335,3 @@ def _has_comm_type(node):
     value = node.attrs.get("comm_type")
     return node.type == et.COMM_COLL and isinstance(value, int) and not isinstance(value, bool)
 
-
-def _single_request_trace(builder, request_id, host):
-    """Wrap captured nodes as one request whose terminal waits for every sink."""
-    needed = {d for node in builder.nodes for d in node.deps}
-    sinks = [node.id for node in builder.nodes if node.id not in needed]
-    terminal = builder.compute(f"{request_id}.end", request_id, host, 0.0, sinks, label="end")
-    request = Request(id=request_id, arrival_us=0.0, input_tokens=0, output_tokens=0,
-                      terminal=terminal)
-    return Trace(requests=[request], nodes=builder.nodes)

@@ -8,6 +8,9 @@ contributing source rank is ready.
 
 from collections import defaultdict
 
+from traces.model import Request
+from traces.trace import Trace
+
 
 def add_transfers(builder, prefix, request_id, transfers, host_of, ready_of,
                   stage="collective", layer=None, label=None, recorded_cct_us=None):
@@ -35,3 +38,23 @@ def add_transfers(builder, prefix, request_id, transfers, host_of, ready_of,
             if node_id not in deps:
                 made.append(node_id)
     return made
+
+
+MAX_EXACT = 2 ** 53       # the trace format's largest byte count (exact in a double)
+MAX_US = 1e12             # and its longest duration (11.6 days)
+
+
+def is_count(value):
+    """A whole number from 0 to 2^53: a rank, a tag, a size, exact in the trace format."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_EXACT
+
+
+def single_request_trace(builder, request_id, host, source=""):
+    """A captured job as one request arriving at 0 (no SLO), whose terminal on
+    ``host`` waits for every node nothing else waits for."""
+    needed = {d for node in builder.nodes for d in node.deps}
+    sinks = [node.id for node in builder.nodes if node.id not in needed]
+    terminal = builder.compute(f"{request_id}.end", request_id, host, 0.0, sinks, label="end")
+    request = Request(id=request_id, arrival_us=0.0, input_tokens=0, output_tokens=0,
+                      terminal=terminal)
+    return Trace(requests=[request], nodes=builder.nodes, source=source)

@@ -24,11 +24,9 @@ import re
 from collections import defaultdict
 
 from common.errors import UserError
-from traces.capture.collective_nodes import add_transfers
+from traces.capture.collective_nodes import add_transfers, single_request_trace
 from traces.capture.collectives import expand_collective
 from traces.dag_builder import DEFAULT_INTRA_HOST_BPS, DagBuilder
-from traces.model import Request
-from traces.trace import Trace
 
 DATATYPE_BYTES = {0: 1, 1: 1, 2: 4, 3: 4, 4: 8, 5: 8, 6: 2, 7: 4, 8: 8, 9: 2, 10: 1, 11: 1}
 OPERATIONS = {"AllReduce": "all_reduce", "AllGather": "all_gather",
@@ -120,13 +118,8 @@ def import_nccl_log(paths, host_map, intra_host_bps=DEFAULT_INTRA_HOST_BPS, prot
                                label=f"end of {first['op']}")
         for p in who:
             last_done[p] = done
-    needed = {d for node in builder.nodes for d in node.deps}
-    sinks = [n.id for n in builder.nodes if n.id not in needed]
-    terminal = builder.compute(f"{request_id}.end", request_id, builder.nodes[0].hosts()[0], 0.0,
-                               sinks, label="end")
-    trace = Trace(requests=[Request(id=request_id, arrival_us=0.0, input_tokens=0, output_tokens=0,
-                                    terminal=terminal)], nodes=builder.nodes,
-                  source="trace import nccl " + " ".join(os.path.basename(p) for p in paths))
+    trace = single_request_trace(builder, request_id, builder.nodes[0].hosts()[0],
+                                 "trace import nccl " + " ".join(os.path.basename(p) for p in paths))
     return trace, {k: v for k, v in notes.items() if v}
 
 

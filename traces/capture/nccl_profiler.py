@@ -43,12 +43,10 @@ import zlib
 from collections import defaultdict, deque
 
 from common.errors import UserError
-from traces.capture.collective_nodes import add_transfers
+from traces.capture.collective_nodes import add_transfers, is_count, single_request_trace
 from traces.capture.collectives import KINDS, expand_collective
 from traces.capture.nccl_log import DATATYPE_BYTES as _ENUM_BYTES
 from traces.dag_builder import DEFAULT_INTRA_HOST_BPS, DagBuilder
-from traces.model import Request
-from traces.trace import Trace
 
 # v2+ print NCCL's names, v1 the enum value; ncclDatatypeToString has no ncclUint8 case.
 DATATYPE_BYTES = {"ncclInt8": 1, "ncclUint8": 1, "ncclInt32": 4, "ncclUint32": 4, "ncclInt64": 8,
@@ -100,14 +98,9 @@ def import_nccl_profiler(inputs, host_of, intra_host_bps=DEFAULT_INTRA_HOST_BPS,
         raise UserError(inputs[0], "only Recv events: no collective or Send to replay (give "
                                    "the senders' files too)")
     _schedule(groups, build, notes)
-    needed = {d for node in builder.nodes for d in node.deps}
-    sinks = [n.id for n in builder.nodes if n.id not in needed]
-    terminal = builder.compute(f"{request_id}.end", request_id, builder.nodes[0].hosts()[0], 0.0,
-                               sinks, label="end")
     names = " ".join(os.path.basename(os.path.normpath(str(p))) for p in inputs)
-    trace = Trace(requests=[Request(id=request_id, arrival_us=0.0, input_tokens=0, output_tokens=0,
-                                    terminal=terminal)], nodes=builder.nodes,
-                  source="trace import nccl-profiler " + names)
+    trace = single_request_trace(builder, request_id, builder.nodes[0].hosts()[0],
+                                 "trace import nccl-profiler " + names)
     return trace, {k: v for k, v in notes.items() if v}
 
 
@@ -179,7 +172,7 @@ def _read_ops(path, notes):
         frame = {"name": name, "cat": cat, "index": index, "latest": ts, "args": args}
         owner = next((f["op"] for f in reversed(stack) if "op" in f), None)
         if cat in ("COLL", "P2P"):
-            if event.get("pid") is not None and not _count(event["pid"]):
+            if event.get("pid") is not None and not is_count(event["pid"]):
                 raise UserError(where, f"pid must be a process id, got {event['pid']!r}")
             frame["op"] = _op(path, where, name, cat, args, ts, origin, event.get("pid"), stack)
             ops.append(frame["op"])
@@ -200,14 +193,14 @@ def _read_ops(path, notes):
 def _op(path, where, name, cat, args, ts, origin, pid, stack):
     required = ("CommHash", "Rank", "Count") + ("Peer",) * (cat == "P2P") + ("SeqNum",) * ("SeqNum" in args)
     # CommHash is a 64-bit hash; the rest are counts
-    bad = next((key for key in required if not (_count(args.get(key)) or key == "CommHash" and
+    bad = next((key for key in required if not (is_count(args.get(key)) or key == "CommHash" and
                                                 type(args.get(key)) is int and args[key] >= 0)),
                None if "Datatype" in args else "Datatype")
     if bad:
         raise UserError(where, f"{cat} {name!r} without a valid {bad}")
     if type(args["Datatype"]) not in (int, str) or args["Datatype"] not in DATATYPE_BYTES:
         raise UserError(where, f"unknown NCCL datatype {args['Datatype']!r}")
-    if not _count(args["Count"] * DATATYPE_BYTES[args["Datatype"]]):
+    if not is_count(args["Count"] * DATATYPE_BYTES[args["Datatype"]]):
         raise UserError(where, f"{cat} {name!r}: Count x datatype size is beyond 2^53 bytes")
     base = name.removeprefix("nccl")            # v1 names are "ncclAllReduce", "ncclSend"
     kind = base.lower() if cat == "P2P" else OPERATIONS.get(base, base.lower())
@@ -227,7 +220,7 @@ def _proxy_op(where, name, args, ts, owner, frame):
     if name not in ("ScheduleSend", "ProgressSend", "Send"):
         return
     peer, nbytes = args.get("Peer"), args.get("transSize")
-    if not _count(peer) or not _count(nbytes):
+    if not is_count(peer) or not is_count(nbytes):
         raise UserError(where, f"proxy operation {name!r} without a valid Peer or transSize")
     key = (args.get("Channel"), peer)
     if name == "ScheduleSend":
@@ -353,11 +346,6 @@ def _send(op, notes):
 def _took(start, end):
     """A captured duration; None where the plugin left a timestamp at 0."""
     return end - start if start > 0 and end > start else None
-
-
-def _count(value):
-    """A whole number from 0 to 2^53 (a rank, a count, bytes: exact in the trace format)."""
-    return type(value) is int and 0 <= value <= 2 ** 53
 
 
 def _number(value):
