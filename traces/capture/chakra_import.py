@@ -146,10 +146,10 @@ class _Capture:
         for rank, nodes in self.ranks.items():
             expanded = set()
             if not self.gpu_comm:
-                for node in nodes:
-                    if is_c10d(node):
-                        self.c10d[(rank, node.id)] = c10d_op(node)
-                expanded = {i for (r, i), op in self.c10d.items() if r == rank and op}
+                for node in filter(is_c10d, nodes):
+                    self.c10d[(rank, node.id)] = op = c10d_op(node)
+                    if op:
+                        expanded.add(node.id)
             parent = None            # the c10d op a backend op (gloo:...) runs for
             for node in sorted(nodes, key=lambda n: n.id):
                 if is_c10d(node):    # one we do not expand owns its backend op's time
