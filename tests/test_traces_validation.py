@@ -81,7 +81,7 @@ CASES = [
      "lists an item twice"),
     ("no header", lambda r: r.pop(0), 1, "first line must be the header"),
     ("second header", lambda r: r.append(dict(HEADER)), 8, "a second header line"),
-    ("newer version", lambda r: r[0].__setitem__("version", 2), 1, "format version 2 is newer"),
+    ("newer version", lambda r: r[0].__setitem__("version", 3), 1, "format version 3 is newer"),
 ]
 
 

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from traces.model import to_record
 from traces.schema_check import kind_definition, schema
 
-RECORD_KINDS = ("request", "compute", "flow")
+RECORD_KINDS = ("request", "batch", "compute", "flow")
 _ARROW = {"string": pa.string(), "integer": pa.int64(), "number": pa.float64()}
 
 
@@ -42,10 +42,11 @@ def arrow_schema():
     return pa.schema(list(fields.items()))
 
 
-def records_table(requests, nodes):
-    """Requests then nodes as one Arrow table (raises Arrow errors on wrong types)."""
+def records_table(items):
+    """Requests, batches and nodes as one Arrow table (raises Arrow errors on
+    wrong types)."""
     schema = arrow_schema()
-    records = [to_record(r) for r in requests] + [to_record(n) for n in nodes]
+    records = [to_record(item) for item in items]
     columns = {name: [rec.get(name) for rec in records] for name in schema.names}
     return pa.table(columns, schema=schema)
 
@@ -54,8 +55,8 @@ def first_problem(table):
     """``(row index, message)`` of the first bad value, or None."""
     kinds = table.column("kind")
     bad = pc.invert(pc.is_in(kinds, value_set=pa.array(RECORD_KINDS))).fill_null(True)
-    problem = _first(table, bad, lambda row: "field 'kind' must be one of request, compute, "
-                     f"flow (the header lives in the file metadata), got {json.dumps(row['kind'])}")
+    problem = _first(table, bad, lambda row: "field 'kind' must be one of request, batch, "
+                     f"compute, flow (the header lives in the file metadata), got {json.dumps(row['kind'])}")
     if problem:
         return problem
     found = []

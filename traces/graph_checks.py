@@ -2,8 +2,9 @@
 
 Field-level checks (types, ranges, enums) come from the JSON Schema; what a
 single record cannot show is checked here: duplicate ids, references to
-missing requests or nodes, dependency cycles, terminal nodes, flows from a
-host to itself and hosts unknown to the topology.  The first problem found
+missing requests, batches or nodes, batches a version-1 file cannot have,
+dependency cycles, terminal nodes, flows from a host to itself and hosts
+unknown to the topology.  The first problem found
 raises a UserError naming the file and line of the offending record.
 """
 
@@ -21,8 +22,9 @@ def check_trace(trace, hosts=None):
     if not trace.fields_checked:
         _check_fields(trace)
     request_index = _unique_ids(trace.requests, trace.where_request, "request")
+    batch_index = _check_batches(trace, request_index)
     node_index = _unique_ids(trace.nodes, trace.where_node, "node")
-    _check_nodes(trace, request_index, node_index)
+    _check_nodes(trace, request_index, batch_index, node_index)
     _check_acyclic(trace, node_index)
     _check_terminals(trace, node_index)
     if hosts is not None:
@@ -31,21 +33,18 @@ def check_trace(trace, hosts=None):
 
 def _check_fields(trace):
     """Field checks for a trace built in memory: column-wise, then jsonschema to explain."""
+    records = trace.records()
     try:
-        problem = first_problem(records_table(trace.requests, trace.nodes))
+        problem = first_problem(records_table(records))
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         problem = (None, "a field holds a value of the wrong type")
     if problem is None:
         return
     # The JSON Schema has the last word and the clearest message.
-    for i, req in enumerate(trace.requests):
-        check_record(to_record(req), trace.where_request(i))
-    for i, node in enumerate(trace.nodes):
-        check_record(to_record(node), trace.where_node(i))
+    for i, record in enumerate(records):
+        check_record(to_record(record), trace.where_record(i))
     row, message = problem
-    count = len(trace.requests)
-    where = trace.where_request(row) if row < count else trace.where_node(row - count)
-    raise UserError(where, message)
+    raise UserError(trace.where_record(row), message)
 
 
 def _unique_ids(items, where, what):
@@ -58,11 +57,45 @@ def _unique_ids(items, where, what):
     return index
 
 
-def _check_nodes(trace, request_index, node_index):
+def _check_batches(trace, request_index):
+    """Batch ids unique and apart from request ids (the data planes schedule
+    both by id), known requests, and none in a version-1 file."""
+    index = {}
+    for i, batch in enumerate(trace.batches):
+        where = trace.where_batch(i)
+        if trace.version == 1:
+            raise UserError(where, "a batch record needs format version 2 (the header says 1)")
+        if batch.id in request_index:
+            raise UserError(where, f"batch id {batch.id!r} is also a request id")
+        if batch.id in index:
+            raise UserError(where, f"duplicate batch id {batch.id!r} "
+                                   f"(first at {trace.where_batch(index[batch.id])})")
+        unknown = [r for r in batch.requests if r not in request_index]
+        if unknown:
+            raise UserError(where, f"batch {batch.id!r} names unknown request {unknown[0]!r}")
+        if batch.tokens is not None and len(batch.tokens) != len(batch.requests):
+            raise UserError(where, f"batch {batch.id!r} has {len(batch.tokens)} token counts "
+                                   f"for {len(batch.requests)} requests")
+        index[batch.id] = i
+    return index
+
+
+def _check_nodes(trace, request_index, batch_index, node_index):
     for i, node in enumerate(trace.nodes):
         if node.request_id not in request_index:
             raise UserError(trace.where_node(i),
                             f"node {node.id!r} belongs to unknown request {node.request_id!r}")
+        if node.batch is not None:
+            if trace.version == 1:
+                raise UserError(trace.where_node(i), "field 'batch' needs format version 2 "
+                                                     "(the header says 1)")
+            if node.batch not in batch_index:
+                raise UserError(trace.where_node(i),
+                                f"node {node.id!r} serves unknown batch {node.batch!r}")
+            if node.request_id not in trace.batches[batch_index[node.batch]].requests:
+                raise UserError(trace.where_node(i),
+                                f"node {node.id!r}: request {node.request_id!r} is not in its "
+                                f"batch {node.batch!r}")
         for dep in node.deps:
             if dep not in node_index:
                 raise UserError(trace.where_node(i),

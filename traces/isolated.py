@@ -3,7 +3,10 @@
 Each request is timed alone: compute nodes take their duration, a flow takes
 ``bytes * 8 / rate`` where the rate is the slower NIC of its two hosts, and
 dependencies on other requests' nodes (e.g. a prefill instance busy with the
-previous request) are ignored.  The network share is the flow time on the
+previous request) are ignored.  A node of a batch serves each of its
+requests, so a dependency counts when the two nodes share a request: a
+batched request is timed with its batch as formed (the batch's compute and
+its batchmates' KV fetches), but without the batches before it.  The network share is the flow time on the
 critical path divided by the isolated TTFT: near 0 means compute dominates and
 every network scheduler will tie; well above 0 means the network matters.
 """
@@ -11,7 +14,7 @@ every network scheduler will tie; well above 0 means the network matters.
 from dataclasses import dataclass
 
 from traces.graph_checks import topological_order
-from traces.model import FlowNode
+from traces.model import FlowNode, unit_of
 
 
 @dataclass(frozen=True)
@@ -73,15 +76,17 @@ def _critical_paths(trace, rate_of, alone):
     rate_of = rate_of or trace.nic_rate
     index = {node.id: i for i, node in enumerate(trace.nodes)}
     order, _ = topological_order(trace.nodes, index)
-    arrivals = {r.id: r.arrival_us for r in trace.requests}
+    arrivals = trace.unit_arrivals_us()
+    members = {b.id: frozenset(b.requests) for b in trace.batches}
+    serves = [members[n.batch] if n.batch else frozenset((n.request_id,)) for n in trace.nodes]
     finish = [0.0] * len(trace.nodes)
     network = [0.0] * len(trace.nodes)
     for i in order:
         node = trace.nodes[i]
-        start, net = (0.0, 0.0) if alone else (arrivals.get(node.request_id, 0.0), 0.0)
+        start, net = (0.0, 0.0) if alone else (arrivals.get(unit_of(node), 0.0), 0.0)
         for dep in node.deps:
             j = index[dep]
-            if (not alone or trace.nodes[j].request_id == node.request_id) and finish[j] > start:
+            if (not alone or not serves[i].isdisjoint(serves[j])) and finish[j] > start:
                 start, net = finish[j], network[j]
         if isinstance(node, FlowNode):
             took = flow_time_us(node, rate_of)

@@ -35,7 +35,7 @@ def read_jsonl(path):
     if not header_seen:
         raise UserError(f"{path}:1", "empty trace file (expected a header line "
                                      f'{{"kind": "header", "format": "{FORMAT_NAME}", '
-                                     f'"version": {FORMAT_VERSION}}})')
+                                     f'"version": 1}})')
     trace.fields_checked = True
     return trace
 
@@ -53,9 +53,9 @@ def numbered_lines(handle, path):
 def _read_header(record, where, trace):
     if not isinstance(record, dict) or record.get("format") != FORMAT_NAME:
         raise UserError(where, f'the first line must be the header {{"kind": "header", '
-                               f'"format": "{FORMAT_NAME}", "version": {FORMAT_VERSION}}}')
+                               f'"format": "{FORMAT_NAME}", "version": 1}}')
     check_record(record, where)
-    check_version(record["version"], where)
+    trace.version = check_version(record["version"], where)
     trace.source = record.get("source", "")
     trace.nic_bps = dict(record.get("nic_bps", {}))
     trace.meta = dict(record.get("meta", {}))
@@ -73,16 +73,16 @@ def _finite_float(text):
 
 
 def check_version(version, where):
+    """The header's version, if this reader reads it."""
     if version > FORMAT_VERSION:
         raise UserError(where, f"format version {version} is newer than this reader "
                                f"(reads up to version {FORMAT_VERSION})")
+    return version
 
 
 def write_jsonl(trace, handle):
     """Write ``trace`` to an open text file."""
     dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
     handle.write(dumps(trace.header()) + "\n")
-    for req in trace.requests:
-        handle.write(dumps(to_record(req)) + "\n")
-    for node in trace.nodes:
-        handle.write(dumps(to_record(node)) + "\n")
+    for record in trace.records():
+        handle.write(dumps(to_record(record)) + "\n")

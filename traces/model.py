@@ -1,7 +1,8 @@
 """The records of a communication-DAG trace: requests, compute nodes, flow nodes.
 
 A trace is a set of LLM-serving *requests* plus a DAG of *nodes* that each
-belong to one request.  A ``ComputeNode`` takes a fixed time on a host (GPU
+belong to one request, or (format version 2) to a *batch* of requests that a
+prefill instance computes together (continuous batching).  A ``ComputeNode`` takes a fixed time on a host (GPU
 work, or an intra-host copy modelled as a local delay; compute nodes are
 timers and do not queue behind each other); a ``FlowNode`` is a network
 transfer between two hosts.  A node starts when all its
@@ -15,7 +16,9 @@ from dataclasses import dataclass, field, fields
 from typing import ClassVar, Optional, Union
 
 FORMAT_NAME = "llm-comm-dag"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2          # the newest version this code reads and writes
+# A trace is written as version 1 unless it has batches, so files without
+# them still read with older readers.
 
 STAGES = ("kv_fetch", "collective", "p2d", "other")
 PROTOCOLS = ("tcp", "udp")
@@ -44,6 +47,24 @@ class Request:
 
 
 @dataclass(slots=True)
+class Batch:
+    """Requests a prefill instance computes together in one forward pass.
+
+    A node with ``batch`` set serves every request of the batch (its
+    ``request_id`` is one of them, the first by convention); such a node is
+    scheduled as the batch's, with the batch's earliest deadline.
+    ``tokens[i]`` is the prompt tokens ``requests[i]`` computes in this batch
+    (a chunk of its prompt with chunked prefill).
+    """
+
+    kind: ClassVar[str] = "batch"
+    id: str
+    requests: list
+    tokens: Optional[list] = None
+    prefill_hosts: Optional[list] = None   # hosts of the prefill instance
+
+
+@dataclass(slots=True)
 class ComputeNode:
     """Work on ``host`` lasting ``duration_us`` (no network traffic; a timer)."""
 
@@ -55,6 +76,7 @@ class ComputeNode:
     deps: list = field(default_factory=list)
     layer: Optional[int] = None            # model layer executed (prefill progress)
     label: Optional[str] = None
+    batch: Optional[str] = None            # the batch it serves (format version 2)
 
     def hosts(self):
         return (self.host,)
@@ -80,13 +102,14 @@ class FlowNode:
     # the collective it is part of.  Results compare the replay with them.
     recorded_fct_us: Optional[float] = None
     recorded_cct_us: Optional[float] = None
+    batch: Optional[str] = None            # the batch it serves (format version 2)
 
     def hosts(self):
         return (self.src, self.dst)
 
 
 Node = Union[ComputeNode, FlowNode]
-RECORD_TYPES = {cls.kind: cls for cls in (Request, ComputeNode, FlowNode)}
+RECORD_TYPES = {cls.kind: cls for cls in (Request, Batch, ComputeNode, FlowNode)}
 # Field order of each record kind, as written to files.
 RECORD_FIELDS = {kind: [f.name for f in fields(cls)] for kind, cls in RECORD_TYPES.items()}
 
@@ -111,7 +134,7 @@ def from_record(record):
     cls = RECORD_TYPES[record["kind"]]
     values = {name: record[name] for name in RECORD_FIELDS[cls.kind]
               if record.get(name) is not None}
-    for name in ("deps", "prefill_hosts", "hash_ids"):
+    for name in ("deps", "prefill_hosts", "hash_ids", "requests", "tokens"):
         if name in values:
             values[name] = list(values[name])
     return cls(**values)
@@ -125,12 +148,17 @@ _COLLECTIVE_KINDS = {word: kind for kind in (
     for word in (kind, kind.replace("_", "-"))}
 
 
+def unit_of(node):
+    """What a node is scheduled as: its batch, or else its request."""
+    return node.batch or node.request_id
+
+
 def collective_of(node):
-    """(collective id, kind) of a collective flow node: its request, layer and
-    label (synthesized labels name the step, captured ones the operation), so
-    the flows of one collective share an id."""
+    """(collective id, kind) of a collective flow node: its batch or request,
+    layer and label (synthesized labels name the step, captured ones the
+    operation), so the flows of one collective share an id."""
     label = node.label or "collective"
     first = label.split(maxsplit=1)[0] if label.strip() else ""
     kind = _COLLECTIVE_KINDS.get(first) or next(
         (kind for word, kind in _COLLECTIVE_KINDS.items() if word in label), "other")
-    return f"{node.request_id}/L{node.layer}/{label}", kind
+    return f"{unit_of(node)}/L{node.layer}/{label}", kind

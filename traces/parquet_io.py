@@ -23,7 +23,7 @@ HEADER_KEY = f"{FORMAT_NAME}.header".encode()
 
 
 def write_parquet(trace, path):
-    table = records_table(trace.requests, trace.nodes)
+    table = records_table(trace.records())
     table = table.replace_schema_metadata({HEADER_KEY: json.dumps(trace.header())})
     pq.write_table(table, path, compression="zstd")
 
@@ -59,7 +59,7 @@ def _read_header(table, path, trace):
     except json.JSONDecodeError as err:
         raise UserError(f"{path}: header", f"malformed JSON: {err.msg}") from None
     check_record(header, f"{path}: header")
-    check_version(header["version"], f"{path}: header")
+    trace.version = check_version(header["version"], f"{path}: header")
     trace.source = header.get("source", "")
     trace.nic_bps = dict(header.get("nic_bps", {}))
     trace.meta = dict(header.get("meta", {}))

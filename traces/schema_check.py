@@ -14,8 +14,8 @@ import jsonschema
 from common.errors import UserError
 
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                           "schema", "llm-comm-dag.v1.schema.json")
-KINDS = ("header", "request", "compute", "flow")
+                           "schema", "llm-comm-dag.v2.schema.json")
+KINDS = ("header", "request", "batch", "compute", "flow")
 
 
 @functools.cache
@@ -59,7 +59,7 @@ def check_record(record, where):
         raise UserError(where, f"expected a JSON object, got {_short(record)}")
     kind = record.get("kind")
     if kind is None:
-        raise UserError(where, "missing field 'kind' (one of header, request, compute, flow)")
+        raise UserError(where, f"missing field 'kind' (one of {', '.join(KINDS)})")
     if kind not in KINDS:
         raise UserError(where, f"field 'kind' must be one of {', '.join(KINDS)}, "
                                f"got {_short(kind)}")

@@ -1,19 +1,22 @@
-"""The in-memory trace: header, requests and DAG nodes, with pandas views."""
+"""The in-memory trace: header, requests, batches and DAG nodes, with pandas views."""
 
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from traces.model import (FORMAT_NAME, FORMAT_VERSION, RECORD_FIELDS, ComputeNode, FlowNode,
-                          to_record)
+from traces.model import FORMAT_NAME, RECORD_FIELDS, ComputeNode, FlowNode, to_record, unit_of
 
 
 @dataclass
 class Trace:
     """Requests plus the communication DAG of their nodes.
 
-    ``request_where`` / ``node_where`` hold, for each request / node in order,
-    where it came from ("file:line"), so that errors found later name it.
+    ``batches`` (format version 2) group requests a prefill instance computes
+    together; a node naming a batch serves all of its requests.
+    ``request_where`` / ``batch_where`` / ``node_where`` hold, for each
+    request / batch / node in order, where it came from ("file:line"), so that
+    errors found later name it.  ``version`` is the version of the file read
+    (None for a trace built in memory).
     """
 
     requests: list = field(default_factory=list)
@@ -22,16 +25,22 @@ class Trace:
     nic_bps: dict = field(default_factory=dict)   # host (or "default") -> bit/s
     meta: dict = field(default_factory=dict)
     path: str = ""                        # file it was read from, if any
+    batches: list = field(default_factory=list)
+    version: int | None = None
     request_where: list = field(default_factory=list, repr=False)
+    batch_where: list = field(default_factory=list, repr=False)
     node_where: list = field(default_factory=list, repr=False)
     fields_checked: bool = field(default=False, repr=False)
 
     # -- lookups --------------------------------------------------------------
     def add(self, record, where):
-        """Append a request or node read from ``where`` ("file:line")."""
+        """Append a request, batch or node read from ``where`` ("file:line")."""
         if record.kind == "request":
             self.requests.append(record)
             self.request_where.append(where)
+        elif record.kind == "batch":
+            self.batches.append(record)
+            self.batch_where.append(where)
         else:
             self.nodes.append(record)
             self.node_where.append(where)
@@ -47,6 +56,39 @@ class Trace:
 
     def request_map(self):
         return {r.id: r for r in self.requests}
+
+    def batch_map(self):
+        return {b.id: b for b in self.batches}
+
+    def requests_of(self, node):
+        """The requests a node serves: its batch's, or its own request."""
+        if node.batch is None:
+            return [node.request_id]
+        return self.batch_map()[node.batch].requests
+
+    def unit_deadlines_us(self):
+        """Deadline (us) of every scheduling unit, for the flows the data
+        planes register: a request's own; a batch's, the earliest among its
+        requests (a batch is late when its most urgent request is).  Units
+        without a deadline are left out."""
+        deadlines = {r.id: r.deadline_us for r in self.requests if r.deadline_us is not None}
+        for batch in self.batches:
+            known = [deadlines[r] for r in batch.requests if r in deadlines]
+            if known:
+                deadlines[batch.id] = min(known)
+        return deadlines
+
+    def unit_arrivals_us(self):
+        """Arrival (us) of every scheduling unit: a batch's is its last
+        request's (it cannot start before all of them are there)."""
+        arrivals = {r.id: r.arrival_us for r in self.requests}
+        for batch in self.batches:
+            arrivals[batch.id] = max(arrivals[r] for r in batch.requests)
+        return arrivals
+
+    @staticmethod
+    def unit_of(node):
+        return unit_of(node)
 
     def nodes_of(self):
         """Request id -> its nodes, in trace order."""
@@ -76,6 +118,28 @@ class Trace:
             return self.request_where[index]
         return f"{self.path or '<trace>'}: request {self.requests[index].id}"
 
+    def where_batch(self, index):
+        if index < len(self.batch_where):
+            return self.batch_where[index]
+        return f"{self.path or '<trace>'}: batch {self.batches[index].id}"
+
+    def records(self):
+        """Every record in file order: requests, batches, then nodes."""
+        return [*self.requests, *self.batches, *self.nodes]
+
+    def where_record(self, index):
+        """Where the ``index``-th record of :meth:`records` came from."""
+        for items, where in ((self.requests, self.where_request),
+                             (self.batches, self.where_batch)):
+            if index < len(items):
+                return where(index)
+            index -= len(items)
+        return self.where_node(index)
+
+    def format_version(self):
+        """1, or 2 if the trace has batches (what a writer puts in the header)."""
+        return 2 if self.batches or any(n.batch for n in self.nodes) else 1
+
     def where_node(self, index):
         if index < len(self.node_where):
             return self.node_where[index]
@@ -85,7 +149,7 @@ class Trace:
         return self.nic_bps.get(host, self.nic_bps.get("default", default))
 
     def header(self):
-        header = {"kind": "header", "format": FORMAT_NAME, "version": FORMAT_VERSION}
+        header = {"kind": "header", "format": FORMAT_NAME, "version": self.format_version()}
         if self.source:
             header["source"] = self.source
         if self.nic_bps:
