@@ -41,6 +41,8 @@ FLOWS = _columns(
     Column("status", required=True, choices=FLOW_STATUSES), "reason",
     # captured traces: the capture's FCT scaled to this fabric (empty otherwise)
     Column("capture_fct_us", FLOAT, optional=True),
+    # batched traces: the batch the flow serves (request_id is its first request)
+    Column("batch", optional=True),
 )
 
 REQUESTS = _columns(

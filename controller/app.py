@@ -274,10 +274,12 @@ class FlowSchedulerApp(app_manager.OSKenApp):
 
     def on_progress(self, request):
         request.need("request_id", "layer")
-        if request.request_id not in self._unfinished:
-            return    # every flow of it is done (or it has none): nothing left to schedule
+        # A request (or batch) whose flows are all done has nothing left to schedule.
+        units = [u for u in (request.request_id, *(request.members or ())) if u in self._unfinished]
+        if not units:
+            return
         received = time.monotonic()
-        self._enforce(self.scheduler.report_progress(request.request_id, request.layer, self.now()),
+        self._enforce(self.scheduler.report_progress(units[0], request.layer, self.now(), units[1:]),
                       received)
 
     def on_bytes(self, request):

@@ -25,7 +25,8 @@ Notices (sent without ``id``: no reply unless they fail, then a push
 ``{"push": "error", "op", "error"}``):
 
     arrive    {flow_id}                           a declared flow starts sending now
-    progress  {request_id, layer}                 a prefill starts executing ``layer``
+    progress  {request_id, layer, members?}       a prefill starts executing ``layer``
+                                                  (a batch's: ``members`` its requests)
     bytes     {flows: {flow_id: bytes_sent}}      bytes acknowledged so far
     demoted   {flow_id, queue, at}                the sender moved itself to ``queue`` at
                                                   CLOCK_MONOTONIC ``at`` (its plan's threshold)
@@ -77,6 +78,7 @@ class Request(_Strict):
     host: str | None = None
     flow_table: list[FlowRegistration] | None = None
     request_id: str | None = None
+    members: list[str] | None = None
     layer: int | None = Field(default=None, ge=0)
     flows: dict[str, float] | None = None
     flow_id: str | None = None

@@ -31,6 +31,7 @@ from emulator.hub_messages import Connect, Start, Stop
 from netmodel.queues import tos_for_queue
 from netmodel.routing import DATA_PORT, FIRST_SPORT, LAST_SPORT, source_ports
 from experiments.results import RunRecords, read_queue_changes, write_csv
+from traces.model import unit_of
 from emulator.sampler import LinkSampler
 from common.safe_files import write_json_atomic
 
@@ -60,10 +61,13 @@ class ReplayPlan:
             raise UserError("trace", f"host {err.args[0]} sends more than "
                                      f"{LAST_SPORT - FIRST_SPORT + 1} flows; one port each is "
                                      f"needed") from None
+        members = {b.id: list(b.requests) for b in trace.batches}
         for node in trace.nodes:
             host = owner[node.id]
             entry = {"id": node.id, "kind": node.kind, "request_id": node.request_id,
                      "deps": list(node.deps), "layer": node.layer}
+            if node.batch:
+                entry.update(batch=node.batch, members=members[node.batch])
             if node.kind == "compute":
                 entry["duration_us"] = node.duration_us
             else:
@@ -76,10 +80,11 @@ class ReplayPlan:
                     targets = self.notify[source].setdefault(dep, [])
                     if waiter not in targets:
                         targets.append(waiter)
-        deadlines = {r.id: r.deadline_us / 1e6 for r in trace.requests if r.deadline_us is not None}
+        # A batch's flows are scheduled as the batch's, with its earliest deadline.
+        deadlines = {unit: us / 1e6 for unit, us in trace.unit_deadlines_us().items()}
         self.flow_table = [
-            {"flow_id": n.id, "request_id": n.request_id, "stage": n.stage, "layer": n.layer,
-             "bytes": int(n.bytes), "deadline": deadlines.get(n.request_id), "src": n.src,
+            {"flow_id": n.id, "request_id": unit_of(n), "stage": n.stage, "layer": n.layer,
+             "bytes": int(n.bytes), "deadline": deadlines.get(unit_of(n)), "src": n.src,
              "dst": n.dst, "proto": n.protocol, "sport": self.sports[n.id], "dport": DATA_PORT}
             for n in trace.nodes if n.kind == "flow"]
 

@@ -20,7 +20,7 @@ from common.safe_files import write_text_atomic
 FLOW_COLUMNS = ["flow_id", "request_id", "stage", "layer", "collective_id", "src", "dst", "protocol",
                 "bytes", "bottleneck_bps", "ready_us", "start_us", "first_byte_us", "end_us", "fct_us",
                 "queue_initial", "queue_final", "promotions", "retransmits", "status", "reason",
-                "capture_fct_us"]
+                "capture_fct_us", "batch"]
 REQUEST_COLUMNS = ["request_id", "arrival_us", "ttft_slo_us", "deadline_us", "ttft_us", "slo_met",
                    "scavenged", "input_tokens", "output_tokens", "ttft_bound_us", "feasible",
                    "capture_ttft_us"]
@@ -120,6 +120,7 @@ class RunRecords:
                 "reason": (f"udp: lost {self.d.real_bytes(lost):.0f} of {node.bytes} bytes" if lost else "")
                 if status == "ok" else self.failures.get(node.id, send.get("reason", "never completed")),
                 "capture_fct_us": self._scaled(node.recorded_fct_us, node, bottleneck[pair]),
+                "batch": node.batch,
             })
         return pd.DataFrame(rows, columns=FLOW_COLUMNS)
 

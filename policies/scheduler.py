@@ -69,12 +69,19 @@ class Scheduler:
         flow = self.view.remove(flow_id)
         return self._reevaluate(Trigger(COMPLETION, flow_id, flow.request_id))
 
-    def report_progress(self, request_id, layer, now):
-        """A request's prefill started executing ``layer``; stale reports are ignored."""
+    def report_progress(self, request_id, layer, now, members=()):
+        """A request's prefill started executing ``layer``; stale reports are ignored.
+
+        For a batch, ``request_id`` is the batch and ``members`` its requests:
+        the batch's layer is each of theirs too (their own KV fetches wait
+        for it), so each is re-evaluated as if it had reported.
+        """
         self._advance(now)
-        if not self.view.set_progress(request_id, layer):
-            return []
-        return self._reevaluate(Trigger(PROGRESS, request_id=request_id))
+        out = []
+        for unit in (request_id, *members):
+            if self.view.set_progress(unit, layer):
+                out += self._reevaluate(Trigger(PROGRESS, request_id=unit))
+        return out
 
     def report_bytes(self, flow_id, bytes_sent):
         """Update a flow's bytes sent; policies see it at the next event."""

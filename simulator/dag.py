@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from common.errors import UserError
 from netmodel.routing import Routes, source_ports
 from policies.fluid import FluidFlow, LayerProgress
+from traces.model import unit_of
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,9 @@ def fluid_inputs(trace, topology, start_lag=0.0):
     routes = Routes(topology)
     nodes = {n.id: n for n in trace.nodes}
     arrivals = {r.id: r.arrival_us / 1e6 for r in trace.requests}
-    deadlines = {r.id: r.deadline_us / 1e6 for r in trace.requests if r.deadline_us is not None}
+    # A batch's flows are scheduled as the batch's, with its earliest deadline.
+    deadlines = {unit: us / 1e6 for unit, us in trace.unit_deadlines_us().items()}
+    members = {b.id: tuple(b.requests) for b in trace.batches}
     durations = {n.id: n.duration_us / 1e6 for n in trace.nodes if n.kind == "compute"}
     sports = source_ports(((n.id, n.src) for n in trace.nodes if n.kind == "flow"), limited=False)
 
@@ -41,14 +44,14 @@ def fluid_inputs(trace, topology, start_lag=0.0):
     for node in trace.nodes:
         start = arrivals[node.request_id]
         if node.kind == "compute":
-            events.append(LayerProgress(node.request_id, node.layer, start, event_id=node.id,
-                                        after=after(node)))
+            events.append(LayerProgress(unit_of(node), node.layer, start, event_id=node.id,
+                                        after=after(node), members=members.get(node.batch, ())))
             continue
         path = routes.flow_directed_path(node.src, node.dst, node.protocol, sports[node.id])
         deps = tuple((dep, lag + start_lag) for dep, lag in after(node))
-        flows.append(FluidFlow(node.id, node.request_id, start + start_lag, node.bytes, path,
+        flows.append(FluidFlow(node.id, unit_of(node), start + start_lag, node.bytes, path,
                                stage=node.stage, layer=node.layer,
-                               deadline=deadlines.get(node.request_id), src=node.src,
+                               deadline=deadlines.get(unit_of(node)), src=node.src,
                                dst=node.dst, after=deps))
     unknown = [(n.id, d) for n in trace.nodes for d in n.deps if d not in nodes]
     if unknown:

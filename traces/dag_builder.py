@@ -1,5 +1,7 @@
 """Building a DAG node by node, shared by the synthesizer and the importers."""
 
+from contextlib import contextmanager
+
 from traces.model import ComputeNode, FlowNode
 
 DEFAULT_INTRA_HOST_BPS = 900e9     # NVLink-class copies between GPUs of one host
@@ -28,7 +30,8 @@ class DagBuilder:
     ``intra_host_bps`` is the rate of copies between GPUs of one host
     (NVLink/PCIe); ``protocol_of(stage)`` picks each flow's transport;
     ``server_of(host)`` groups hosts that are GPUs of one server (rail-style
-    NICs), whose traffic is local too.
+    NICs), whose traffic is local too.  Nodes made inside ``serving(batch)``
+    serve that batch.
     """
 
     def __init__(self, intra_host_bps=None, protocol_of=None, server_of=None):
@@ -37,6 +40,16 @@ class DagBuilder:
         self.intra_host_bps = intra_host_bps
         self.protocol_of = protocol_of or (lambda stage: "tcp")
         self.server_of = server_of or (lambda host: host)
+        self.batch = None
+
+    @contextmanager
+    def serving(self, batch_id):
+        """Nodes made in this block serve batch ``batch_id``."""
+        self.batch = batch_id
+        try:
+            yield
+        finally:
+            self.batch = None
 
     def _add(self, node):
         if node.id in self._ids:
@@ -48,7 +61,7 @@ class DagBuilder:
     def compute(self, node_id, request_id, host, duration_us, deps=(), layer=None, label=None):
         return self._add(ComputeNode(id=node_id, request_id=request_id, host=host,
                                      duration_us=float(duration_us), deps=_unique(deps),
-                                     layer=layer, label=label))
+                                     layer=layer, label=label, batch=self.batch))
 
     def flow(self, node_id, request_id, src, dst, nbytes, stage, deps=(), layer=None,
              label=None, protocol=None, recorded_fct_us=None, recorded_cct_us=None):
@@ -56,7 +69,7 @@ class DagBuilder:
                                   bytes=int(nbytes), stage=stage, deps=_unique(deps),
                                   layer=layer, protocol=protocol or self.protocol_of(stage),
                                   label=label, recorded_fct_us=recorded_fct_us,
-                                  recorded_cct_us=recorded_cct_us))
+                                  recorded_cct_us=recorded_cct_us, batch=self.batch))
 
     def transfer(self, node_id, request_id, src, dst, nbytes, stage, deps=(), layer=None,
                  label=None, **recorded):

@@ -108,3 +108,32 @@ def _terminals(trace, index, finish):
         end = index.get(req.terminal) if req.terminal else last.get(req.id)
         if end is not None:
             yield req, end
+
+
+class UncontendedClock:
+    """Finish times of a DAG's nodes on an uncontended network, as it grows.
+
+    Each node starts once its request has arrived (``arrivals_us``, by
+    request id) and its dependencies have ended; a compute node takes its
+    duration, a flow ``bytes * 8 / rate`` at the slower of its two NICs
+    (``rate_of(host)``).  :meth:`update` times the nodes added since the last
+    call (a builder adds a node after its dependencies).
+    """
+
+    def __init__(self, arrivals_us, rate_of):
+        self.arrivals_us, self.rate_of = arrivals_us, rate_of
+        self.finish = {}
+        self._timed = 0
+
+    def update(self, nodes):
+        for node in nodes[self._timed:]:
+            start = max([self.arrivals_us.get(node.request_id, 0.0)]
+                        + [self.finish[dep] for dep in node.deps])
+            took = (flow_time_us(node, self.rate_of) if isinstance(node, FlowNode)
+                    else node.duration_us)
+            self.finish[node.id] = start + took
+        self._timed = len(nodes)
+
+    def end_of(self, ids, default=0.0):
+        """When the last of ``ids`` ends (``default`` for none)."""
+        return max((self.finish[i] for i in ids), default=default)

@@ -20,6 +20,8 @@ class AgentNode(_Strict):
     id: str
     kind: Literal["compute", "flow"]
     request_id: str
+    batch: str | None = None                   # the batch it serves (progress reports)
+    members: list[str] = Field(default_factory=list)   # that batch's requests
     deps: list[str] = Field(default_factory=list)
     layer: int | None = None
     duration_us: float | None = None          # compute

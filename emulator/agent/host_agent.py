@@ -221,7 +221,11 @@ class HostAgent:
         if node.kind == "compute":
             start = time.monotonic()
             if node.layer is not None:
-                self._to_controller("progress", request_id=node.request_id, layer=node.layer)
+                if node.batch:
+                    self._to_controller("progress", request_id=node.batch, layer=node.layer,
+                                        members=node.members)
+                else:
+                    self._to_controller("progress", request_id=node.request_id, layer=node.layer)
             self.loop.call_at(start + node.duration_us * 1e-6 * self.dilation,
                               self._compute_done, nid, ready, start)
             return

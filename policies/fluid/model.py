@@ -71,6 +71,7 @@ class LayerProgress:
     time: float = 0.0
     event_id: Hashable = None
     after: tuple = ()
+    members: tuple = ()       # a batch's report: its requests (Scheduler.report_progress)
 
     def __post_init__(self):
         object.__setattr__(self, "after", _after(self.after))

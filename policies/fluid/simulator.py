@@ -128,7 +128,8 @@ class FluidSimulator:
                 if isinstance(item, tuple):
                     node, event = item
                     if event.layer is not None:       # None: a plain event (a compute node)
-                        self.scheduler.report_progress(event.request_id, event.layer, self.now)
+                        self.scheduler.report_progress(event.request_id, event.layer, self.now,
+                                                       event.members)
                     self.release.finished(node, self.now)
                 else:
                     self._arrive(item)

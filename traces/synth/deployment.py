@@ -16,6 +16,14 @@ A deployment YAML (``traces/deployments/*.yaml``)::
     slo_scale: 3.0             # TTFT SLO = slo_scale x isolated TTFT
     instance_queue: fcfs       # or none
     protocols: {kv_fetch: tcp, collective: tcp, p2d: tcp}
+    batching:                  # continuous batching (absent: one request per forward pass)
+      max_num_batched_tokens: 8192   # token budget of one forward pass
+      max_num_seqs: 1024             # requests in one forward pass
+      chunked_prefill: true          # split a prompt over passes to fill the budget
+
+The batching defaults are vLLM V1's for its OpenAI server on H100-class
+GPUs (``EngineArgs.get_batch_defaults``: 8192 tokens, 1024 sequences;
+2048 and 256 on A100 and smaller GPUs; chunked prefill always on).
 
 An instance's parallel degree is all its GPUs: MoE models run data-parallel
 attention and expert parallelism (EP) over them, dense models tensor
@@ -62,6 +70,14 @@ class KvCache(_Strict):
     block_tokens: int = Field(default=512, gt=0)
 
 
+class Batching(_Strict):
+    """Continuous batching of prefills on each instance (``traces/synth/batching.py``)."""
+
+    max_num_batched_tokens: int = Field(default=8192, gt=0)
+    max_num_seqs: int = Field(default=1024, gt=0)
+    chunked_prefill: bool = True
+
+
 class Deployment(_Strict):
     name: str = "deployment"
     gpus_per_host: int = Field(default=1, gt=0)
@@ -76,6 +92,7 @@ class Deployment(_Strict):
     slo_scale: float = Field(default=3.0, gt=0)
     instance_queue: Literal["fcfs", "none"] = "fcfs"
     protocols: dict[str, Literal[PROTOCOLS]] = Field(default_factory=dict)
+    batching: Optional[Batching] = None
     servers: list[list[str]] = Field(default_factory=list)   # rail-style: GPU hosts per server
     _server: dict = PrivateAttr(default_factory=dict)         # host -> its server's name
 
@@ -95,6 +112,13 @@ class Deployment(_Strict):
         if unknown:
             raise ValueError(f"unknown stage {sorted(unknown)[0]!r}")
         return value
+
+    @model_validator(mode="after")
+    def _batching_queues(self):
+        if self.batching is not None and self.instance_queue != "fcfs":
+            raise ValueError("batching forms batches from each instance's queue: it needs "
+                             "instance_queue: fcfs")
+        return self
 
     @model_validator(mode="after")
     def _disjoint(self):

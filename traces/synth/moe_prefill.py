@@ -1,6 +1,6 @@
 """Prefill of a MoE model on one instance: DP attention, expert parallelism.
 
-The request's attention runs on one host of the instance (its *attention
+Each request's attention runs on one host of the instance (its *attention
 host*, which also holds its KV cache); each layer then sends every token's
 hidden state to its ``top_k`` experts spread over the ``EP`` GPU ranks of the
 instance (dispatch) and gets the results back (combine).  Experts are assumed
@@ -16,6 +16,13 @@ times faster than the one copy of a shared-NIC host (NVLink time is small
 beside the network's either way).  Every byte to another server leaves
 through the attention GPU's own NIC (no relay over NVLink).
 
+A batched step has requests on several attention hosts: each attention host
+computes its requests' attention in one node (their FLOPs summed) and
+dispatches their tokens; each expert host computes the batch's tokens in one
+node, once every attention host's dispatch has arrived, and combines each
+attention host's share back to it.  The collective is then a true
+all-to-all between the attention hosts and the expert hosts.
+
 Per layer ``l``:  attn@A -> dispatch A>X -> expert@X -> combine X>A -> attn@A (l+1)
 """
 
@@ -24,37 +31,55 @@ from traces.synth.compute_model import attention_flops, duration_us, expert_flop
 from traces.synth.prefill_job import PrefillResult
 
 
-def build_moe_prefill(builder, job, attention_host):
-    model, dep = job.model, job.deployment
-    rid, hosts, g = job.request_id, job.hosts, dep.gpus_per_host
+def build_moe_prefill(builder, step):
+    model, dep = step.model, step.deployment
+    rid, hosts, g, p = step.request_id, step.hosts, dep.gpus_per_host, step.prefix
     flops = dep.host_flops()
-    a = attention_host
-    dispatch = split_integer(job.new_tokens * model.dispatch_bytes_per_token, [g] * len(hosts))
-    pairs = split_integer(job.new_tokens * model.top_k, [g] * len(hosts))
-    attn_us = duration_us(attention_flops(model, job.new_tokens, job.cached_tokens), flops)
+    on_host = {}                                   # attention host -> its entries
+    for entry in step.entries:
+        on_host.setdefault(entry.attention_host, []).append(entry)
+    weights = [g] * len(hosts)
+    dispatch = {a: split_integer(sum(e.new_tokens for e in entries)
+                                 * model.dispatch_bytes_per_token, weights)
+                for a, entries in on_host.items()}
+    attn_us = {a: sum(duration_us(attention_flops(model, e.new_tokens, e.context_tokens), flops)
+                      for e in entries) for a, entries in on_host.items()}
+    pairs = split_integer(step.tokens * model.top_k, weights)
     expert_us = [duration_us(expert_flops(model, n), flops) for n in pairs]
     result = PrefillResult()
-    waiting = list(job.start_deps)
+    waiting = {a: list(step.start_deps) for a in on_host}
     for layer in range(model.layers):
-        fetched = job.fetch_done[layer].get(a, [])
-        attn = builder.compute(f"{rid}.L{layer}.attn@{a}", rid, a, attn_us, waiting + fetched,
-                               layer=layer, label="attention")
-        result.attention_done.append({a: [attn]})
-        waiting, experts = [], []
-        for host, nbytes, took in zip(hosts, dispatch, expert_us):
-            if host == a:
-                nbytes = nbytes * (g - 1) // g          # to the other GPUs of the host
-                tag = f"@{a}"
-            else:
-                tag = f".{a}>{host}"
-            got = builder.transfer(f"{rid}.L{layer}.dispatch{tag}", rid, a, host, nbytes,
-                                   "collective", [attn], layer, label="all-to-all dispatch")
-            expert = builder.compute(f"{rid}.L{layer}.expert@{host}", rid, host, took, got,
+        attn = {}
+        for a, entries in on_host.items():
+            fetched = [i for e in entries for i in e.fetch_done[layer].get(a, [])]
+            attn[a] = [builder.compute(f"{p}.L{layer}.attn@{a}", rid, a, attn_us[a],
+                                       waiting[a] + fetched, layer=layer, label="attention")]
+        result.attention_done.append(attn)
+        waiting, experts = {a: [] for a in on_host}, []
+        for index, (host, took) in enumerate(zip(hosts, expert_us)):
+            arrived = []
+            for a in on_host:
+                arrived += builder.transfer(
+                    f"{p}.L{layer}.dispatch{_tag(a, host)}", rid, a, host,
+                    _cross(dispatch[a][index], a, host, g), "collective", attn[a], layer,
+                    label="all-to-all dispatch")
+            expert = builder.compute(f"{p}.L{layer}.expert@{host}", rid, host, took, arrived,
                                      layer=layer, label="experts")
             experts.append(expert)
-            back = f"@{a}" if host == a else f".{host}>{a}"
-            waiting += builder.transfer(f"{rid}.L{layer}.combine{back}", rid, host, a, nbytes,
-                                        "collective", [expert], layer, label="all-to-all combine")
-    result.done = waiting
+            for a in on_host:
+                waiting[a] += builder.transfer(
+                    f"{p}.L{layer}.combine{_tag(host, a)}", rid, host, a,
+                    _cross(dispatch[a][index], a, host, g), "collective", [expert], layer,
+                    label="all-to-all combine")
+    result.done = [i for ids in waiting.values() for i in ids]
     result.release = experts
     return result
+
+
+def _tag(src, dst):
+    return f"@{src}" if src == dst else f".{src}>{dst}"
+
+
+def _cross(nbytes, attention_host, host, g):
+    """The bytes that move: on the attention host only those for its other GPUs."""
+    return nbytes * (g - 1) // g if host == attention_host else nbytes
