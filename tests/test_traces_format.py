@@ -49,7 +49,8 @@ def test_every_record_of_the_default_workload_matches_the_schema():
     validator = jsonschema.Draft202012Validator(schema)
     with open(traces_default()) as handle:
         records = [json.loads(line) for line in handle]
-    assert records[0]["format"] == "llm-comm-dag" and records[0]["version"] == 1
+    assert records[0]["format"] == "llm-comm-dag" and records[0]["version"] == 2
+    assert any(r["kind"] == "batch" for r in records)        # the default workload is batched
     for record in records:
         validator.validate(record)
     last = records[-1]

@@ -247,7 +247,8 @@ def test_sixty_request_workload_is_reproducible(tmp_path, capsys):
     out = tmp_path / "w60.jsonl"
     code, _, err = run_cli(capsys, "trace", "synth", "--requests", "builtin:n=60", "--model",
                            "mixtral-8x7b", "--layers", "4", "--deployment",
-                           DEPLOYMENTS / "single_tor_8.yaml", "--seed", "0", "--out", out)
+                           DEPLOYMENTS / "single_tor_8.yaml", "--seed", "0", "--batching", "off",
+                           "--out", out)
     assert code == 0, err
     shipped = DEFAULT_WORKLOAD.with_name("workload_60.jsonl").read_text().splitlines()
     assert out.read_text().splitlines()[1:] == shipped[1:]

@@ -102,6 +102,9 @@ def _add_synth(commands):
                    help="override the deployment's P2D mode")
     p.add_argument("--slo-scale", type=float, metavar="X",
                    help="TTFT SLO = X times the isolated TTFT (default: the deployment's)")
+    p.add_argument("--batching", choices=("on", "off"),
+                   help="override the deployment's batching: on (its batching, or vLLM's "
+                        "defaults if it has none) or off (one request per forward pass)")
     p.add_argument("--reuse-ratio", type=float, metavar="R",
                    help="prefix-cache hit share for requests without hash_ids")
     p.add_argument("--rate-scale", type=float, default=1.0, metavar="F",

@@ -125,7 +125,7 @@ def _window(text):
 # -- synth -----------------------------------------------------------------------
 def cmd_synth(args):
     from traces.request_ops import scale_rate, skip_requests, subsample
-    from traces.synth.deployment import load_deployment
+    from traces.synth.deployment import Batching, load_deployment
     from traces.synth.models import load_model
     from traces.synth.request_generator import generate_requests
     from traces.synth.synthesizer import synthesize
@@ -152,6 +152,12 @@ def cmd_synth(args):
         deployment.kv_cache.reuse_ratio = args.reuse_ratio
     if args.slo_scale is not None and args.slo_scale <= 0:
         raise UserError("--slo-scale", "must be positive")
+    if args.batching == "off":
+        deployment = deployment.model_copy(update={"batching": None})
+    elif args.batching == "on" and deployment.batching is None:
+        if deployment.instance_queue != "fcfs":
+            raise UserError("--batching", "batching needs the deployment's instance_queue: fcfs")
+        deployment = deployment.model_copy(update={"batching": Batching()})
     trace = synthesize(requests, model, deployment, p2d=args.p2d, slo_scale=args.slo_scale,
                        seed=args.seed, source=_command_line(args))
     write_trace(trace, args.out)

@@ -52,7 +52,23 @@ def trace_stats(trace, rate_of=None):
         "per_request": per_request,
         "per_host": _per_host(flows),
         "collectives": _collectives(flows, rate_of or trace.nic_rate),
+        "batches": _batches(trace),
     }
+
+
+def _batches(trace):
+    """How many batches, and how many requests and prompt tokens each holds
+    (None for an unbatched trace)."""
+    if not trace.batches:
+        return None
+    sizes = [len(b.requests) for b in trace.batches]
+    tokens = [sum(b.tokens) for b in trace.batches if b.tokens is not None]
+    chunked = {r for b in trace.batches for r in b.requests}
+    pieces = sum(sizes) - len(chunked)
+    return {"count": len(trace.batches), "requests": _summary(sizes),
+            "tokens": _summary(tokens) if tokens else None,
+            "shared": sum(size > 1 for size in sizes),
+            "chunked_requests": pieces}
 
 
 def _per_host(flows):
@@ -111,6 +127,12 @@ def format_stats(stats, per_request_rows=20):
         if count:
             megabytes = stats["bytes_by_stage"][stage] / mb
             lines.append(f"  {stage:<13} {count:>6} flows {megabytes:>12.3f} MB")
+    batches = stats.get("batches")
+    if batches:
+        size = batches["requests"]
+        lines.append(f"batches         {batches['count']} ({batches['shared']} of several "
+                     f"requests; requests per batch mean {size['mean']:.2f}, max "
+                     f"{size['max']:.0f}; {batches['chunked_requests']} extra prompt chunks)")
     span = stats["time_span_us"]
     lines.append(f"compute time    {stats['compute_us'] / 1e3:.3f} ms (sum of compute nodes)")
     lines.append(f"arrivals        {span['first_arrival'] / 1e3:.3f} .. "
