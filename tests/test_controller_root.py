@@ -99,6 +99,35 @@ def test_arrival_gets_its_decision_pushed_and_progress_promotes(controlled_fabri
         sender.close()
 
 
+def test_a_batch_progress_report_promotes_the_batch_and_its_requests(controlled_fabric):
+    _, ctl, _, _ = controlled_fabric
+    pushes = []
+    sender = ctl.client(host="h5", on_push=pushes.append)
+    try:
+        sender.request("declare", flow_table=[
+            flow("b7.L2.dispatch", request_id="b7", layer=2, stage="collective", src="h5",
+                 dst="h6", sport=40011),
+            flow("r71.L2.kv_fetch", request_id="r71", layer=2, stage="kv_fetch", src="h5",
+                 dst="h6", sport=40012),
+            flow("r99.L2.kv_fetch", request_id="r99", layer=2, stage="kv_fetch", src="h5",
+                 dst="h6", sport=40013)])
+        for fid in ("b7.L2.dispatch", "r71.L2.kv_fetch", "r99.L2.kv_fetch"):
+            sender.notify("arrive", flow_id=fid)
+            assert wait_for(pushes, lambda p, f=fid: p.get("flow_id") == f) is not None
+        # the batch b7 (requests r71, r72) starts layer 2: its all-to-all and
+        # r71's own KV fetch are needed now; r99 is in no batch that reported
+        sender.notify("progress", request_id="b7", layer=2, members=["r71", "r72"])
+        for fid in ("b7.L2.dispatch", "r71.L2.kv_fetch"):
+            promoted = wait_for(pushes, lambda p, f=fid: p.get("flow_id") == f and p["queue"] == 1)
+            assert promoted is not None and promoted["reason"] == "promotion", fid
+        time.sleep(0.2)
+        assert not [p for p in pushes if p.get("flow_id") == "r99.L2.kv_fetch" and p["queue"] == 1]
+        for fid in ("b7.L2.dispatch", "r71.L2.kv_fetch", "r99.L2.kv_fetch"):
+            sender.notify("complete", flow_id=fid)
+    finally:
+        sender.close()
+
+
 def test_a_refused_notice_comes_back_as_an_error_push(controlled_fabric):
     _, ctl, _, _ = controlled_fabric
     pushes = []
