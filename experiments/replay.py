@@ -241,7 +241,7 @@ class Replay:
             registry=controller.socket_path, token=host_token(controller.token, host),
             hub=hub.path, hub_token=hub.token_for(host),
             peer_sockets=peer_sockets, notify=plan.notify[host],
-            arrivals={r.id: r.arrival_us / 1e6 for r in self.trace.requests},
+            arrivals={unit: us / 1e6 for unit, us in self.trace.unit_arrivals_us().items()},
             nodes=plan.nodes[host], mtu=link.mtu, nic_rate_bps=d.emu_rate(link.rate_bps),
             provisional_tos=tos_for_queue(num_queues - 1, num_queues),
             out=os.path.join(work, f"records-{host}.jsonl"),

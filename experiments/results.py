@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from traces.isolated import ttft_lower_bounds
-from traces.model import collective_of
+from traces.model import collective_of, unit_of
 from common.safe_files import write_text_atomic
 
 FLOW_COLUMNS = ["flow_id", "request_id", "stage", "layer", "collective_id", "src", "dst", "protocol",
@@ -60,7 +60,7 @@ class RunRecords:
                 self.computes[rec["node_id"]] = rec
         self.changes = queue_changes
         self._nodes = {n.id: n for n in trace.nodes}
-        self._arrivals = {r.id: r.arrival_us for r in trace.requests}
+        self._arrivals = trace.unit_arrivals_us()
 
     def us(self, instant):
         return None if instant is None else round(self.d.real_time(instant - self.t0) * 1e6, 3)
@@ -201,7 +201,7 @@ class RunRecords:
     def dag_ready(self, node):
         """The instant ``node`` could start: its request arrived and every
         dependency ended (None when one never did)."""
-        ready = self.t0 + self.d.emu_time(self._arrivals[node.request_id] / 1e6)
+        ready = self.t0 + self.d.emu_time(self._arrivals[unit_of(node)] / 1e6)
         for dep in node.deps:
             end = self.node_end(self._nodes[dep])
             if end is None:

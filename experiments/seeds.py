@@ -49,6 +49,10 @@ def synth_recipe(trace, where):
     else:
         args.requests = _resolve(args.requests, where)
     args.deployment = _resolve(args.deployment, where)
+    if args.batching is None:
+        # The trace says whether it was batched; the deployment file may
+        # have changed since (batching became a deployment option).
+        args.batching = "on" if trace.meta.get("batching") or trace.batches else "off"
     return args
 
 

@@ -20,7 +20,7 @@ class FluidInputs:
     links: dict               # directed link id -> real bit/s
     flows: list               # FluidFlow
     events: list              # LayerProgress: one per compute node (its start)
-    arrivals: dict            # request id -> arrival, seconds
+    arrivals: dict            # request (or batch) id -> arrival, seconds
     durations: dict           # compute node id -> seconds
 
 
@@ -29,7 +29,7 @@ def fluid_inputs(trace, topology, start_lag=0.0):
     the emulator's measured per-flow start lag, to compare like for like."""
     routes = Routes(topology)
     nodes = {n.id: n for n in trace.nodes}
-    arrivals = {r.id: r.arrival_us / 1e6 for r in trace.requests}
+    arrivals = {unit: us / 1e6 for unit, us in trace.unit_arrivals_us().items()}
     # A batch's flows are scheduled as the batch's, with its earliest deadline.
     deadlines = {unit: us / 1e6 for unit, us in trace.unit_deadlines_us().items()}
     members = {b.id: tuple(b.requests) for b in trace.batches}
@@ -42,7 +42,7 @@ def fluid_inputs(trace, topology, start_lag=0.0):
 
     flows, events = [], []
     for node in trace.nodes:
-        start = arrivals[node.request_id]
+        start = arrivals[unit_of(node)]       # a batch's: its last request's arrival
         if node.kind == "compute":
             events.append(LayerProgress(unit_of(node), node.layer, start, event_id=node.id,
                                         after=after(node), members=members.get(node.batch, ())))

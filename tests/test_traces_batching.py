@@ -7,7 +7,7 @@ import pytest
 
 import traces
 from tests.test_traces_support import DEPLOYMENTS, HOSTS_8, run_cli
-from traces.synth.batching import StepPlanner
+from traces.synth.batching import Scheduler, StepPlanner
 from traces.synth.deployment import Batching, Deployment
 from traces.synth.models import load_model
 from traces.synth.synthesizer import Placement, synthesize
@@ -29,8 +29,11 @@ def placement(rid, tokens, arrival=0.0):
 
 
 def steps(placements, free_every_us=100.0, **batching):
-    """Every step the planner forms, each pass taking ``free_every_us``."""
-    planner, free, out = StepPlanner(placements, Batching(**batching)), 0.0, []
+    """Every step one scheduler forms, each pass taking ``free_every_us``."""
+    config = Batching(**batching)
+    planner = StepPlanner([Scheduler(placements, config.max_num_batched_tokens,
+                                     config.max_num_seqs, config.chunked_prefill)])
+    free, out = 0.0, []
     while planner:
         start, chunks = planner.next_step(free)
         out.append([(c.placement.request.id, c.tokens, c.index) for c in chunks])
@@ -49,9 +52,25 @@ def test_the_planner_fills_the_token_budget_and_chunks_what_does_not_fit():
         [("a", 300, 0)], [("b", 500, 0)], [("c", 200, 0)], [("d", 100, 0)]]
     assert steps(queue, max_num_seqs=1) == [[("a", 300, 0)], [("b", 500, 0)], [("c", 200, 0)],
                                             [("d", 100, 0)]]
+    # Without chunking a request that does not fit is skipped, not a barrier.
+    queue = [placement("e", 400), placement("f", 300), placement("g", 100)]
+    assert steps(queue, max_num_batched_tokens=512, chunked_prefill=False) == [
+        [("e", 400, 0), ("g", 100, 0)], [("f", 300, 0)]]
     # A prompt above the budget without chunking runs alone and whole.
-    assert steps([placement("e", 900)], max_num_batched_tokens=512, chunked_prefill=False) == [
-        [("e", 900, 0)]]
+    assert steps([placement("e", 900), placement("f", 10)], max_num_batched_tokens=512,
+                 chunked_prefill=False) == [[("e", 900, 0)], [("f", 10, 0)]]
+
+
+def test_each_attention_host_of_a_moe_instance_is_a_scheduler_of_its_own():
+    """vLLM's DP ranks each have a budget; the instance steps them together."""
+    queue = [Placement(traces.Request(id=f"r{i}", arrival_us=0.0, input_tokens=400,
+                                      output_tokens=1), 0, ["h1", "h2"], ["h1", "h2"][i % 2],
+                       "h7", []) for i in range(4)]
+    from traces.synth.synthesizer import _Build
+    build = _Build(None, MIXTRAL, deployment({"max_num_batched_tokens": 800}), "layerwise")
+    start, chunks = build._planner(queue).next_step(0.0)
+    assert sorted(c.placement.request.id for c in chunks) == ["r0", "r1", "r2", "r3"]
+    assert all(c.tokens == 400 for c in chunks)     # 800 per host, not 800 per instance
 
 
 def test_batching_needs_an_instance_queue():
@@ -79,8 +98,12 @@ def test_a_batched_trace_shares_its_collectives_and_keeps_kv_per_request(model_n
     sizes = Counter(len(b.requests) for b in batched.batches)
     assert max(sizes) >= 3                              # requests queued and were batched
     members = {b.id: b.requests for b in batched.batches}
-    for batch in batched.batches:                       # token counts are each request's share
-        assert sum(batch.tokens) <= 1024 or len(batch.requests) == 1
+    engine = {r.id: r.prefill_hosts[0] if model.is_moe else "all" for r in batched.requests}
+    for batch in batched.batches:                       # each engine (MoE: DP rank) in budget
+        per_engine = Counter()
+        for rid, tokens in zip(batch.requests, batch.tokens):
+            per_engine[engine[rid]] += tokens
+        assert max(per_engine.values()) <= 1024
     chunks = defaultdict(int)
     for batch in batched.batches:
         for rid, tokens in zip(batch.requests, batch.tokens):
@@ -164,3 +187,37 @@ def test_bad_batches_are_one_line_errors_naming_the_line(tmp_path, capsys, name,
     assert code == 2 and out == ""
     assert err.startswith(f"error: {path}:{line}") and message in err, err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_chunked_request_is_timed_alone_without_the_batches_before_it():
+    d = deployment({"max_num_batched_tokens": 512})
+    reqs = [traces.Request(id=f"r{i}", arrival_us=i * 20.0, input_tokens=300 + 37 * i,
+                           output_tokens=5) for i in range(16)]
+    trace = synthesize(reqs, MIXTRAL, d)
+    assert any(len(b.requests) > 1 for b in trace.batches)
+    assert sum(len(b.requests) for b in trace.batches) > len(reqs)     # some prompts chunked
+    isolated = traces.isolated_times(trace)
+    from traces.isolated import ttft_lower_bounds
+    bounds = ttft_lower_bounds(trace)
+    for req in trace.requests:
+        assert isolated[req.id].ttft_us <= bounds[req.id] + 1e-6
+    # r15's chunks are in the instance's last two batches: the three before
+    # them (r15's queueing) count in its bound, not in its isolated time.
+    assert bounds["r15"] - isolated["r15"].ttft_us > 3000
+
+
+def test_ids_stay_apart_from_request_ids_or_fail_in_one_line():
+    d = deployment({})
+    reqs = [traces.Request(id=rid, arrival_us=0.0, input_tokens=50, output_tokens=1)
+            for rid in ("i0.b0", "x", "y")]
+    trace = synthesize(reqs, MIXTRAL, d)
+    trace.validate(HOSTS_8)
+    assert "i0.b0" not in {b.id for b in trace.batches}
+    # r1's first prompt chunk sends "r1.c0.L0.p2d.h1>h7", as does request "r1.c0"
+    clash = [traces.Request(id="r1", arrival_us=0.0, input_tokens=50, output_tokens=1),
+             traces.Request(id="r1.c0", arrival_us=1e4, input_tokens=20, output_tokens=1)]
+    one_host = deployment({"max_num_batched_tokens": 30}, prefill_instances=[{"hosts": ["h1"]}],
+                          decode_hosts=["h7"])
+    from common.errors import UserError
+    with pytest.raises(UserError, match="made twice: a request id collides"):
+        synthesize(clash, MIXTRAL, one_host)

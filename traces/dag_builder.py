@@ -2,6 +2,7 @@
 
 from contextlib import contextmanager
 
+from common.errors import UserError
 from traces.model import ComputeNode, FlowNode
 
 DEFAULT_INTRA_HOST_BPS = 900e9     # NVLink-class copies between GPUs of one host
@@ -53,7 +54,11 @@ class DagBuilder:
 
     def _add(self, node):
         if node.id in self._ids:
-            raise AssertionError(f"node id {node.id!r} made twice")
+            # Node ids are derived from request ids ("r1.L0.attn@h1"), so two
+            # requests such as "r1" and "r1.L0" can make the same one.
+            raise UserError(f"node {node.id!r}", "made twice: a request id collides with the "
+                                                 "node ids derived from another's (e.g. 'r1' "
+                                                 "and 'r1.c0'); rename the requests")
         self._ids.add(node.id)
         self.nodes.append(node)
         return node.id

@@ -81,6 +81,7 @@ def _check_batches(trace, request_index):
 
 
 def _check_nodes(trace, request_index, batch_index, node_index):
+    members = [set(b.requests) for b in trace.batches]
     for i, node in enumerate(trace.nodes):
         if node.request_id not in request_index:
             raise UserError(trace.where_node(i),
@@ -92,7 +93,7 @@ def _check_nodes(trace, request_index, batch_index, node_index):
             if node.batch not in batch_index:
                 raise UserError(trace.where_node(i),
                                 f"node {node.id!r} serves unknown batch {node.batch!r}")
-            if node.request_id not in trace.batches[batch_index[node.batch]].requests:
+            if node.request_id not in members[batch_index[node.batch]]:
                 raise UserError(trace.where_node(i),
                                 f"node {node.id!r}: request {node.request_id!r} is not in its "
                                 f"batch {node.batch!r}")
@@ -202,6 +203,9 @@ def _check_hosts(trace, hosts):
         for host in req.prefill_hosts or ():
             check(host, trace.where_request(i), "prefill_hosts")
         check(req.decode_host, trace.where_request(i), "decode_host")
+    for i, batch in enumerate(trace.batches):
+        for host in batch.prefill_hosts or ():
+            check(host, trace.where_batch(i), "prefill_hosts")
     for i, node in enumerate(trace.nodes):
         if isinstance(node, FlowNode):
             check(node.src, trace.where_node(i), "src")

@@ -4,9 +4,10 @@ Each request is timed alone: compute nodes take their duration, a flow takes
 ``bytes * 8 / rate`` where the rate is the slower NIC of its two hosts, and
 dependencies on other requests' nodes (e.g. a prefill instance busy with the
 previous request) are ignored.  A node of a batch serves each of its
-requests, so a dependency counts when the two nodes share a request: a
-batched request is timed with its batch as formed (the batch's compute and
-its batchmates' KV fetches), but without the batches before it.  The network share is the flow time on the
+requests, so a batched request is timed over the nodes that serve it (its
+own, and its batches') with the dependencies among them: with its batches
+as formed (their compute, its batchmates' KV fetches, its own earlier
+prompt chunks), but without the batches before them.  The network share is the flow time on the
 critical path divided by the isolated TTFT: near 0 means compute dominates and
 every network scheduler will tie; well above 0 means the network matters.
 """
@@ -40,11 +41,44 @@ def isolated_times(trace, rate_of=None):
     ``rate_of(host) -> bit/s`` defaults to the NIC rates in the trace header
     (100 Gbit/s where it says nothing).
     """
+    if trace.batches:
+        return _batched_isolated_times(trace, rate_of)
     index, finish, network = _critical_paths(trace, rate_of, alone=True)
     result = {}
     for req, end in _terminals(trace, index, finish):
         total, net = finish[end], network[end]
         result[req.id] = IsolatedTime(req.id, total, net, total - net)
+    return result
+
+
+def _batched_isolated_times(trace, rate_of):
+    """:func:`isolated_times` request by request, each over the nodes that
+    serve it (a batch's nodes serve all its requests)."""
+    rate_of = rate_of or trace.nic_rate
+    index = {node.id: i for i, node in enumerate(trace.nodes)}
+    order, _ = topological_order(trace.nodes, index)
+    members = {b.id: b.requests for b in trace.batches}
+    serving = {}                                  # request -> its nodes, dependencies first
+    for i in order:
+        node = trace.nodes[i]
+        for rid in members[node.batch] if node.batch else (node.request_id,):
+            serving.setdefault(rid, []).append(i)
+    result = {}
+    for req in trace.requests:
+        finish, network = {}, {}
+        for i in serving.get(req.id, ()):
+            node, start, net = trace.nodes[i], 0.0, 0.0
+            for dep in node.deps:
+                j = index[dep]
+                if j in finish and finish[j] > start:
+                    start, net = finish[j], network[j]
+            took = flow_time_us(node, rate_of) if isinstance(node, FlowNode) else node.duration_us
+            finish[i], network[i] = start + took, net + (took if isinstance(node, FlowNode) else 0)
+        end = index.get(req.terminal) if req.terminal else (
+            max(finish, key=finish.get) if finish else None)
+        if end is not None and end in finish:
+            total, net = finish[end], network[end]
+            result[req.id] = IsolatedTime(req.id, total, net, total - net)
     return result
 
 
@@ -77,8 +111,6 @@ def _critical_paths(trace, rate_of, alone):
     index = {node.id: i for i, node in enumerate(trace.nodes)}
     order, _ = topological_order(trace.nodes, index)
     arrivals = trace.unit_arrivals_us()
-    members = {b.id: frozenset(b.requests) for b in trace.batches}
-    serves = [members[n.batch] if n.batch else frozenset((n.request_id,)) for n in trace.nodes]
     finish = [0.0] * len(trace.nodes)
     network = [0.0] * len(trace.nodes)
     for i in order:
@@ -86,7 +118,7 @@ def _critical_paths(trace, rate_of, alone):
         start, net = (0.0, 0.0) if alone else (arrivals.get(unit_of(node), 0.0), 0.0)
         for dep in node.deps:
             j = index[dep]
-            if (not alone or not serves[i].isdisjoint(serves[j])) and finish[j] > start:
+            if (not alone or trace.nodes[j].request_id == node.request_id) and finish[j] > start:
                 start, net = finish[j], network[j]
         if isinstance(node, FlowNode):
             took = flow_time_us(node, rate_of)

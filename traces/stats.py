@@ -68,7 +68,7 @@ def _batches(trace):
     return {"count": len(trace.batches), "requests": _summary(sizes),
             "tokens": _summary(tokens) if tokens else None,
             "shared": sum(size > 1 for size in sizes),
-            "chunked_requests": pieces}
+            "extra_chunks": pieces}
 
 
 def _per_host(flows):
@@ -132,7 +132,7 @@ def format_stats(stats, per_request_rows=20):
         size = batches["requests"]
         lines.append(f"batches         {batches['count']} ({batches['shared']} of several "
                      f"requests; requests per batch mean {size['mean']:.2f}, max "
-                     f"{size['max']:.0f}; {batches['chunked_requests']} extra prompt chunks)")
+                     f"{size['max']:.0f}; {batches['extra_chunks']} extra prompt chunks)")
     span = stats["time_span_us"]
     lines.append(f"compute time    {stats['compute_us'] / 1e3:.3f} ms (sum of compute nodes)")
     lines.append(f"arrivals        {span['first_arrival'] / 1e3:.3f} .. "

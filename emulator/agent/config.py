@@ -45,7 +45,7 @@ class AgentConfig(_Strict):
     hub: str                                   # the orchestrator's Unix socket
     peer_sockets: dict[str, str]               # host -> its agent's Unix socket
     notify: dict[str, list[str]]               # node -> other hosts that wait for it
-    arrivals: dict[str, float]                 # request -> arrival (real s since t0)
+    arrivals: dict[str, float]                 # request or batch -> arrival (real s since t0)
     nodes: list[AgentNode]
     mtu: int
     nic_rate_bps: float                        # emulated line rate of this host's NIC

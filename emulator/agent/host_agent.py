@@ -209,8 +209,9 @@ class HostAgent:
     def _release(self, nid):
         node = self.nodes[nid]
         # Nothing of a request runs before it arrives, even when its
-        # dependencies (e.g. the previous request on the same instance) end early.
-        arrival = self.t0 + self.config.arrivals[node.request_id] * self.dilation
+        # dependencies (e.g. the previous request on the same instance) end
+        # early; nothing of a batch before its last request arrives.
+        arrival = self.t0 + self.config.arrivals[node.batch or node.request_id] * self.dilation
         if time.monotonic() < arrival:
             self.loop.call_at(arrival, self._run_node, nid, arrival)
         else:

@@ -40,7 +40,7 @@ import itertools
 from traces.dag_builder import DagBuilder, split_integer
 from traces.isolated import UncontendedClock, isolated_times
 from traces.model import Batch
-from traces.synth.batching import StepPlanner
+from traces.synth.batching import Scheduler, StepPlanner
 from traces.synth.dense_prefill import build_dense_prefill
 from traces.synth.moe_prefill import build_moe_prefill
 from traces.synth.prefill_job import PrefillStep, StepEntry
@@ -125,6 +125,21 @@ def _place(requests, model, deployment, seed):
     return placements
 
 
+class _BatchIds:
+    """Batch ids ``i{instance}.b{k}``, never one of the request ids (the data
+    planes schedule both by id)."""
+
+    def __init__(self, request_ids):
+        self.taken = set(request_ids)
+
+    def make(self, instance, k):
+        batch_id = f"i{instance}.b{k}"
+        while batch_id in self.taken:
+            batch_id = f"batch-{batch_id}"
+        self.taken.add(batch_id)
+        return batch_id
+
+
 class _Build:
     """Adds the nodes of every request's three stages to ``builder``."""
 
@@ -151,14 +166,14 @@ class _Build:
         """Continuous batching on each instance; returns request -> terminal node."""
         arrivals = {pl.request.id: pl.request.arrival_us for pl in placements}
         clock = UncontendedClock(arrivals, self.deployment.nic)
+        batch_ids = _BatchIds(arrivals)
         terminals, sent = {}, {}
         for index in range(len(self.deployment.prefill_instances)):
-            planner = StepPlanner([pl for pl in placements if pl.instance == index],
-                                  self.deployment.batching)
+            planner = self._planner([pl for pl in placements if pl.instance == index])
             release, count = [], 0
             while planner:
                 _, chunks = planner.next_step(clock.end_of(release))
-                batch_id = f"i{index}.b{count}"
+                batch_id = batch_ids.make(index, count)
                 count += 1
                 start, entries = list(release), []
                 for chunk in chunks:
@@ -190,6 +205,19 @@ class _Build:
                         terminals[rid] = self._first_token(pl, sent.pop(rid) + result.done)
                 clock.update(self.builder.nodes)
         return terminals
+
+    def _planner(self, queue):
+        """A dense instance is one engine; a MoE instance one engine per
+        attention host (its DP ranks), each with its GPUs' budget."""
+        config = self.deployment.batching
+        if not self.model.is_moe:
+            return StepPlanner([Scheduler(queue, config.max_num_batched_tokens,
+                                          config.max_num_seqs, config.chunked_prefill)])
+        g = self.deployment.gpus_per_host
+        hosts = list(dict.fromkeys(pl.attention_host for pl in queue))
+        return StepPlanner([Scheduler([pl for pl in queue if pl.attention_host == host],
+                                      g * config.max_num_batched_tokens, g * config.max_num_seqs,
+                                      config.chunked_prefill) for host in hosts])
 
     # -- the pieces --------------------------------------------------------------
 
