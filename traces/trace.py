@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from traces.model import FORMAT_NAME, RECORD_FIELDS, ComputeNode, FlowNode, to_record, unit_of
+from traces.model import FORMAT_NAME, RECORD_FIELDS, ComputeNode, FlowNode, to_record
 
 
 @dataclass
@@ -57,15 +57,6 @@ class Trace:
     def request_map(self):
         return {r.id: r for r in self.requests}
 
-    def batch_map(self):
-        return {b.id: b for b in self.batches}
-
-    def requests_of(self, node):
-        """The requests a node serves: its batch's, or its own request."""
-        if node.batch is None:
-            return [node.request_id]
-        return self.batch_map()[node.batch].requests
-
     def unit_deadlines_us(self):
         """Deadline (us) of every scheduling unit, for the flows the data
         planes register: a request's own; a batch's, the earliest among its
@@ -85,10 +76,6 @@ class Trace:
         for batch in self.batches:
             arrivals[batch.id] = max(arrivals[r] for r in batch.requests)
         return arrivals
-
-    @staticmethod
-    def unit_of(node):
-        return unit_of(node)
 
     def nodes_of(self):
         """Request id -> its nodes, in trace order."""

@@ -77,6 +77,19 @@ def synthesize(requests, model, deployment, p2d=None, slo_scale=None, seed=0, so
     """Build the DAG trace; ``p2d`` / ``slo_scale`` override the deployment's."""
     p2d = p2d or deployment.p2d
     slo_scale = slo_scale or deployment.slo_scale
+    trace = _build_dag(requests, model, deployment, p2d, slo_scale, seed, source)
+    base = trace                           # the SLO base: each request computed alone
+    if deployment.batching is not None:
+        base = _build_dag(requests, model, deployment.model_copy(update={"batching": None}),
+                          p2d, slo_scale, seed, source)
+    isolated = isolated_times(base, deployment.nic)
+    for req in trace.requests:             # (at least 1 us: an empty prompt has no work)
+        req.ttft_slo_us = max(round(slo_scale * isolated[req.id].ttft_us, 3), 1.0)
+    return trace
+
+
+def _build_dag(requests, model, deployment, p2d, slo_scale, seed, source):
+    """The trace of ``synthesize`` without SLOs."""
     builder = DagBuilder(deployment.intra_host_rate, deployment.protocol, deployment.server_of)
     placements = _place(requests, model, deployment, seed)
     build = _Build(builder, model, deployment, p2d)
@@ -96,17 +109,8 @@ def synthesize(requests, model, deployment, p2d=None, slo_scale=None, seed=0, so
             "p2d": p2d, "slo_scale": slo_scale, "instance_queue": deployment.instance_queue}
     if deployment.batching is not None:
         meta["batching"] = deployment.batching.model_dump()
-    trace = Trace(requests=placed, nodes=builder.nodes, batches=build.batches, source=source,
-                  nic_bps=deployment.nic_bps(), meta=meta)
-    if deployment.batching is None:
-        isolated = {rid: t.ttft_us for rid, t in isolated_times(trace, deployment.nic).items()}
-    else:                                  # the SLO base: each request computed alone
-        alone = synthesize(requests, model, deployment.model_copy(update={"batching": None}),
-                           p2d, slo_scale, seed)
-        isolated = {r.id: r.ttft_slo_us / slo_scale for r in alone.requests}
-    for req in trace.requests:             # (at least 1 us: an empty prompt has no work)
-        req.ttft_slo_us = max(round(slo_scale * isolated[req.id], 3), 1.0)
-    return trace
+    return Trace(requests=placed, nodes=builder.nodes, batches=build.batches, source=source,
+                 nic_bps=deployment.nic_bps(), meta=meta)
 
 
 def _place(requests, model, deployment, seed):
@@ -175,12 +179,12 @@ class _Build:
                 _, chunks = planner.next_step(clock.end_of(release))
                 batch_id = batch_ids.make(index, count)
                 count += 1
-                start, entries = list(release), []
+                start_deps, entries = list(release), []
                 for chunk in chunks:
                     pl = chunk.placement
                     fetched = None
                     if chunk.first:
-                        start.append(self._admit(pl, release))
+                        start_deps.append(self._admit(pl, release))
                         fetched = self._kv_fetch(pl)
                     entries.append(self._entry(pl, chunk.tokens, pl.cached + chunk.done_before,
                                                fetched))
@@ -189,7 +193,7 @@ class _Build:
                     id=batch_id, requests=[c.placement.request.id for c in chunks],
                     tokens=[c.tokens for c in chunks], prefill_hosts=list(first.hosts)))
                 with self.builder.serving(batch_id):
-                    result = self._step(batch_id, first.request.id, first, entries, start)
+                    result = self._step(batch_id, first.request.id, first, entries, start_deps)
                 release = result.release
                 for chunk in chunks:
                     pl, rid = chunk.placement, chunk.placement.request.id
